@@ -1,0 +1,201 @@
+"""Losses against hand-computed values, closed forms of the f-divergences, and the saturation claim."""
+import math
+
+import pytest
+import torch
+
+from ganbench.losses import DIVERGENCES, LOSSES, get_loss
+from ganbench.registry import GanbenchError
+
+L3 = math.log(3.0)
+REAL = [0.0, L3, -2.0]  # sigmoid: 1/2, 3/4, 1/(1+e^2)
+FAKE = [L3, -2.0, 0.0]
+
+
+def t(values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def sig(v):
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def losses(name, **options):
+    loss = get_loss(name, **options)
+    return loss.d_loss(t(REAL), t(FAKE)).item(), loss.g_loss(t(FAKE)).item()
+
+
+def test_registry_lists_every_loss_with_help():
+    expected = {"mm", "ns", "wgan", "hinge", "ls"} | {f"fgan-{k}" for k in ["kl", "rkl", "pearson", "hellinger",
+                                                                            "js", "gan"]}
+    assert set(LOSSES.names()) == expected
+    assert all(LOSSES.help(n) for n in expected)
+
+
+def test_minimax_and_non_saturating_by_hand():
+    # -log sigmoid(0) = log 2, -log(3/4) = log(4/3), -log sigmoid(-2) = log(1 + e^2)
+    d_expected = mean([math.log(2), math.log(4 / 3), math.log(1 + math.e ** 2)]) \
+        + mean([-math.log(1 - 0.75), -math.log(1 - sig(-2.0)), -math.log(0.5)])
+    d, g = losses("mm")
+    assert d == pytest.approx(d_expected, rel=1e-12)
+    assert g == pytest.approx(mean([math.log(1 - sig(v)) for v in FAKE]), rel=1e-12)
+    d_ns, g_ns = losses("ns")
+    assert d_ns == pytest.approx(d_expected, rel=1e-12)
+    assert g_ns == pytest.approx(mean([-math.log(sig(v)) for v in FAKE]), rel=1e-12)
+
+
+def test_wgan_and_hinge_by_hand():
+    d, g = losses("wgan")
+    assert d == pytest.approx(mean(FAKE) - mean(REAL), rel=1e-12)
+    assert g == pytest.approx(-mean(FAKE), rel=1e-12)
+    d, g = losses("hinge")
+    # relu(1 - [0, log3, -2]) = [1, 0, 3]; relu(1 + [log3, -2, 0]) = [1 + log3, 0, 1]
+    assert d == pytest.approx((1 + 0 + 3) / 3 + (1 + L3 + 0 + 1) / 3, rel=1e-12)
+    assert g == pytest.approx(-mean(FAKE), rel=1e-12)
+
+
+def test_least_squares_raw_and_compare_gan_forms():
+    d, g = losses("ls")
+    assert d == pytest.approx(0.5 * mean([(v - 1) ** 2 for v in REAL]) + 0.5 * mean([v ** 2 for v in FAKE]))
+    assert g == pytest.approx(0.5 * mean([(v - 1) ** 2 for v in FAKE]))
+    d, g = losses("ls", form="compare_gan")
+    # sigmoid(REAL) = [1/2, 3/4, s]: (1/2)^2, (1/4)^2, (1 - s)^2
+    s = sig(-2.0)
+    assert d == pytest.approx(0.5 * mean([0.25, 1 / 16, (1 - s) ** 2]) + 0.5 * mean([9 / 16, s ** 2, 0.25]))
+    assert g == pytest.approx(0.5 * mean([(1 / 4) ** 2, (1 - s) ** 2, 0.25]))
+    assert get_loss("ls").options == {"form": "standard"}
+
+
+def per_sample_g_grad(name, fake):
+    v = fake.clone().requires_grad_(True)
+    get_loss(name).g_loss(v).backward()
+    return v.grad * len(fake)  # undo the batch mean: d loss_i / d v_i
+
+
+def test_minimax_generator_saturates_non_saturating_does_not():
+    fake = torch.full((4,), -10.0, dtype=torch.float64)  # D is sure the fakes are fake: D(G(z)) ~ 4.5e-5
+    mm, ns = per_sample_g_grad("mm", fake), per_sample_g_grad("ns", fake)
+    assert mm.abs().max() < 1e-4  # -sigmoid(-10)
+    assert torch.allclose(mm, torch.full_like(fake, -sig(-10.0)))
+    assert torch.allclose(ns, torch.full_like(fake, -sig(10.0)))  # magnitude ~1 per sample
+    assert (ns.abs() > 0.999).all()
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES.names()))
+def test_losses_finite_with_finite_gradients_over_wide_range(name):
+    v = torch.linspace(-50, 50, 101, dtype=torch.float32)
+    real, fake = v.clone().requires_grad_(True), v.flip(0).clone().requires_grad_(True)
+    loss = get_loss(name)
+    total = loss.d_loss(real, fake) + loss.g_loss(fake)
+    total.backward()
+    assert torch.isfinite(total)
+    assert torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
+
+
+# ---- f-GAN: an independent implementation of Nowozin et al.'s table, written directly from the formulas.
+TABLE = {  # f(u), f'(u), g_f(v), f*(t)
+    "kl": (lambda u: u * math.log(u), lambda u: 1 + math.log(u), lambda v: v, lambda t: math.exp(t - 1)),
+    "rkl": (lambda u: -math.log(u), lambda u: -1 / u, lambda v: -math.exp(-v), lambda t: -1 - math.log(-t)),
+    "pearson": (lambda u: (u - 1) ** 2, lambda u: 2 * (u - 1), lambda v: v, lambda t: t * t / 4 + t),
+    "hellinger": (lambda u: (math.sqrt(u) - 1) ** 2, lambda u: 1 - 1 / math.sqrt(u),
+                  lambda v: 1 - math.exp(-v), lambda t: t / (1 - t)),
+    "js": (lambda u: -(u + 1) * math.log((1 + u) / 2) + u * math.log(u), lambda u: math.log(2 * u / (1 + u)),
+           lambda v: math.log(2) - math.log(1 + math.exp(-v)), lambda t: -math.log(2 - math.exp(t))),
+    "gan": (lambda u: u * math.log(u) - (u + 1) * math.log(u + 1), lambda u: math.log(u / (u + 1)),
+            lambda v: -math.log(1 + math.exp(-v)), lambda t: -math.log(1 - math.exp(t))),
+}
+OPTIMAL_V = {  # v with g_f(v) = f'(r): the optimal discriminator output for density ratio r = p/q
+    "kl": lambda r: 1 + math.log(r), "rkl": math.log, "pearson": lambda r: 2 * (r - 1),
+    "hellinger": lambda r: math.log(r) / 2, "js": math.log, "gan": math.log,
+}
+# Two-point space, P = data = (3/4, 1/4), Q = model = (1/4, 3/4), as exact batches of 4 samples each.
+P, Q = (0.75, 0.25), (0.25, 0.75)
+REAL_IDX, FAKE_IDX = [0, 0, 0, 1], [0, 1, 1, 1]
+
+
+def divergence(key, p=P, q=Q):
+    return sum(qi * TABLE[key][0](pi / qi) for pi, qi in zip(p, q))
+
+
+def optimal_outputs(key):
+    v = [OPTIMAL_V[key](pi / qi) for pi, qi in zip(P, Q)]
+    for vi, pi, qi in zip(v, P, Q):  # the inverse above really solves g_f(v) = f'(p/q)
+        assert TABLE[key][2](vi) == pytest.approx(TABLE[key][1](pi / qi), rel=1e-12, abs=1e-12)
+    return t([v[i] for i in REAL_IDX]), t([v[i] for i in FAKE_IDX])
+
+
+@pytest.mark.parametrize("key", sorted(DIVERGENCES))
+def test_fgan_matches_table_formulas(key):
+    _, _, g_f, conj = TABLE[key]
+    real, fake = [-1.5, -0.2, 0.3, 1.1], [-0.7, 0.05, 0.4, 0.6]  # inside every f*'s domain (Pearson/KL: all of R)
+    loss = get_loss(f"fgan-{key}")
+    d_expected = -mean([g_f(v) for v in real]) + mean([conj(g_f(v)) for v in fake])
+    assert loss.d_loss(t(real), t(fake)).item() == pytest.approx(d_expected, rel=1e-12)
+    assert loss.g_loss(t(fake)).item() == pytest.approx(-mean([g_f(v) for v in fake]), rel=1e-12)
+
+
+@pytest.mark.parametrize("key", sorted(DIVERGENCES))
+def test_fgan_d_loss_at_optimum_is_minus_the_divergence(key):
+    real, fake = optimal_outputs(key)
+    loss = get_loss(f"fgan-{key}")
+    assert loss.d_loss(real, fake).item() == pytest.approx(-divergence(key), rel=1e-12)
+    # and it is a minimum: the gradient w.r.t. the per-point outputs vanishes
+    v = t([OPTIMAL_V[key](pi / qi) for pi, qi in zip(P, Q)]).requires_grad_(True)
+    loss.d_loss(v[REAL_IDX], v[FAKE_IDX]).backward()
+    assert v.grad.abs().max().item() < 1e-12
+
+
+@pytest.mark.parametrize("key", sorted(DIVERGENCES))
+def test_fgan_equal_distributions_give_minus_f_of_one(key):
+    v_star = t([OPTIMAL_V[key](1.0)] * 3)  # p = q: g_f(v*) = f'(1); -f(1) is 0, or log 4 for "gan"
+    expected = -TABLE[key][0](1.0)
+    assert get_loss(f"fgan-{key}").d_loss(v_star, v_star).item() == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("d_key", sorted(DIVERGENCES))
+@pytest.mark.parametrize("g_key", sorted(DIVERGENCES))
+def test_poole_generator_at_optimal_d_is_the_generator_divergence(d_key, g_key):
+    _, fake = optimal_outputs(d_key)
+    loss = get_loss(f"fgan-{d_key}", generator=g_key)
+    assert loss.options == {"generator": g_key}
+    assert loss.g_loss(fake).item() == pytest.approx(divergence(g_key), rel=1e-10, abs=1e-12)
+
+
+def test_poole_formula_by_hand_and_differs_from_fgan_generator():
+    values = [-3.0, -1.0, 2.0]
+    plain = get_loss("fgan-gan").g_loss(t(values)).item()
+    kl = get_loss("fgan-gan", generator="kl").g_loss(t(values)).item()
+    # GAN discriminator: r = e^v; KL generator f(r) = r log r = v e^v (the seed note's formula)
+    assert kl == pytest.approx(mean([v * math.exp(v) for v in values]), rel=1e-12)
+    assert plain == pytest.approx(mean([math.log(1 + math.exp(-v)) for v in values]), rel=1e-12)
+    assert abs(kl - plain) > 1.0
+    fake = t(FAKE)
+    # Hellinger discriminator, reverse-KL generator: r = 1/(1 - t)^2 with t = 1 - e^-v, f(r) = -log r
+    rkl = get_loss("fgan-hellinger", generator="rkl").g_loss(fake).item()
+    assert rkl == pytest.approx(mean([math.log((1 - (1 - math.exp(-v))) ** 2) for v in FAKE]), rel=1e-12)
+    # Pearson discriminator: r = v/2 + 1 is clamped where v <= -2 (no positive ratio exists there)
+    pearson_kl = get_loss("fgan-pearson", generator="kl").g_loss(t([-3.0, 2.0])).item()
+    assert pearson_kl == pytest.approx(mean([1e-6 * math.log(1e-6), 2 * math.log(2)]), rel=1e-9)
+
+
+def test_unknown_names_and_options_are_clear_errors():
+    with pytest.raises(GanbenchError, match="did you mean 'hinge'"):
+        get_loss("hinje")
+    with pytest.raises(GanbenchError, match="has no option 'form'; allowed options: none"):
+        get_loss("ns", form="compare_gan")
+    with pytest.raises(GanbenchError, match="allowed values: 'standard', 'compare_gan'"):
+        get_loss("ls", form="lucic")
+    with pytest.raises(GanbenchError, match="allowed values: 'fgan', 'kl', 'rkl', 'pearson'"):
+        get_loss("fgan-js", generator="wasserstein")
+    with pytest.raises(GanbenchError, match="allowed options: generator"):
+        get_loss("fgan-kl", generatr="kl")
+
+
+def test_loss_exposes_name_and_options():
+    loss = get_loss("fgan-kl")
+    assert loss.name == "fgan-kl" and loss.options == {"generator": "fgan"}
+    assert get_loss("mm").name == "mm" and get_loss("mm").options == {}
