@@ -263,10 +263,10 @@ def inception_score_from_logits(logits, splits: int = 10) -> tuple[float, float]
     for i in range(int(splits)):
         rows = slice(i * n // splits, (i + 1) * n // splits)
         p_y = p[rows].mean(axis=0)
-        with np.errstate(divide="ignore"):  # p_y == 0 only where every p(y|x) == 0, whose terms are 0
-            log_p_y = np.log(p_y)
-        terms = np.where(p[rows] > 0, p[rows] * (log_p[rows] - log_p_y), 0.0)
-        scores.append(np.exp(terms.sum(axis=1).mean()))
+        # p_y underflows to 0 only where every p(y|x) is 0 (log p(y|x) stays finite): those terms are 0
+        log_p_y = np.log(np.where(p_y > 0, p_y, 1.0))
+        kl = (p[rows] * (log_p[rows] - log_p_y)).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
     return float(np.mean(scores)), float(np.std(scores))
 
 
