@@ -1,0 +1,87 @@
+"""Datasets: every one is loaded as in-memory tensors, images scaled to [-1, 1], with explicit splits.
+
+``train`` trains, ``val`` picks a trial's best checkpoint, ``test`` gives the reported score.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ganbench.registry import GanbenchError, Registry
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    x: torch.Tensor  # float32; images [N, C, H, W] in [-1, 1], 2D points [N, 2]
+    y: Optional[torch.Tensor] = None  # int64 class labels, when the dataset has them
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    kind: str  # "toy" (2D points, scored against known modes) or "image"
+    shape: tuple[int, ...]
+    num_classes: Optional[int] = None
+    default_metrics: tuple[str, ...] = ()
+    default_extractor: Optional[str] = None
+    primary: str = "fid"  # metric that ranks trials by default
+    centers: Optional[np.ndarray] = None  # toy: mode centres
+    std: Optional[float] = None  # toy: per-mode standard deviation
+
+
+class Dataset:
+    """A dataset plug-in: ``info(options)`` and ``load(split, data_dir, options)``."""
+
+    option_defaults: dict[str, Any] = {}
+
+    def info(self, options: dict) -> DatasetInfo:
+        raise NotImplementedError
+
+    def load(self, split: str, data_dir: Optional[Path], options: dict) -> DataSplit:
+        raise NotImplementedError
+
+    def check_options(self, options: dict, where: str) -> None:
+        for key in options:
+            if key not in self.option_defaults:
+                allowed = ", ".join(sorted(self.option_defaults)) or "none"
+                close = difflib.get_close_matches(str(key), list(self.option_defaults), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise GanbenchError(f"{where}.{key}: unknown option{hint}; allowed: {allowed}")
+
+    def resolved_options(self, options: dict) -> dict:
+        return {**self.option_defaults, **options}
+
+
+DATASETS: Registry[Dataset] = Registry("dataset")
+
+
+def load_split(name: str, split: str, data_dir: Optional[Path] = None, options: dict | None = None) -> DataSplit:
+    if split not in SPLITS:
+        raise GanbenchError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    ds = DATASETS.get(name)
+    return ds.load(split, data_dir, ds.resolved_options(options or {}))
+
+
+def dataset_info(name: str, options: dict | None = None) -> DatasetInfo:
+    ds = DATASETS.get(name)
+    return ds.info(ds.resolved_options(options or {}))
+
+
+def split_indices(n: int, fractions: tuple[float, float, float], seed: int = 0) -> dict[str, np.ndarray]:
+    """A fixed random partition of range(n) into train/val/test (the same on every machine)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = int(round(fractions[1] * n)), int(round(fractions[2] * n))
+    return {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
+
+
+from ganbench.datasets import digits, toy  # noqa: E402,F401  (registers the built-in datasets)

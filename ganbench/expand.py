@@ -1,0 +1,134 @@
+"""Expansion: datasets x GAN variants x architectures x search samples x seeds -> trials.
+
+A trial's id is a hash of its fully resolved configuration (not of the suite's name or resources), so running a
+suite again finds the trials it already completed, and adding a variant adds only the new trials. Random search
+samples are drawn from an RNG keyed by (search seed, dataset, GAN, architecture): they do not move when other
+entries are added or reordered.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ganbench.config import HParams, Suite
+from ganbench.datasets import DATASETS, dataset_info
+from ganbench.registry import GanbenchError
+from ganbench.searchspace import Distribution, looks_like_expression, parse_expression
+from ganbench.variants import VARIANTS
+
+
+@dataclass(frozen=True)
+class Trial:
+    suite: str
+    dataset: str
+    gan: str  # the suite's name for the entry
+    variant: str  # the registered preset
+    loss: str
+    penalty: str
+    architecture: str
+    seed: int
+    sample: int  # index of the search sample
+    hparams: dict  # every HParams field, resolved
+    budget_unit: str  # d_steps | g_steps
+    budget_steps: int
+    eval: dict  # resolved: every_d_steps, every_g_steps, n_samples, n_real, metrics, extractor, primary
+    dataset_options: dict = field(default_factory=dict)
+    loss_options: dict = field(default_factory=dict)
+    penalty_options: dict = field(default_factory=dict)
+    searched: tuple = ()  # names of the searched hyperparameters (for display; not part of the identity)
+
+    def identity(self) -> dict:
+        d = asdict(self)
+        d.pop("suite")
+        d.pop("searched")
+        return d
+
+    @property
+    def id(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Trial":
+        return cls(**{**d, "searched": tuple(d.get("searched", ()))})
+
+    def describe(self) -> str:
+        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items()
+                             if k in self.searched)
+        return (f"{self.id}  {self.dataset:<10} {self.gan:<10} {self.architecture:<8} seed={self.seed} "
+                f"sample={self.sample} {self.budget_unit}={self.budget_steps}" + (f"  {searched}" if searched else ""))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _rng_for(seed: int, *keys: str) -> np.random.Generator:
+    digest = hashlib.sha256(json.dumps([seed, *keys]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def resolve_space(blocks: list[dict]) -> tuple[dict, dict, dict]:
+    """Merge hyperparameter blocks (later wins) and split them into literals, grids and distributions."""
+    merged: dict = {}
+    for block in blocks:
+        merged.update(block)
+    fixed, grid, dists = {}, {}, {}
+    for key, value in merged.items():
+        if isinstance(value, list):
+            grid[key] = value
+        elif looks_like_expression(value):
+            dists[key] = parse_expression(value, f"hparams.{key}")
+        else:
+            fixed[key] = value
+    return fixed, grid, dists
+
+
+def expand(suite: Suite) -> list[Trial]:
+    trials: list[Trial] = []
+    for ds, gan, arch in itertools.product(suite.datasets, suite.gans, suite.architectures):
+        info = dataset_info(ds.name, ds.options)
+        variant = VARIANTS.get(gan.variant)
+        fixed, grid, dists = resolve_space([variant.defaults, suite.hparams, arch.hparams, gan.hparams])
+        eval_cfg = _resolve_eval(suite, info)
+        n_draws = suite.search.num_samples if dists else 1
+        rng = _rng_for(suite.search.seed, ds.name, gan.name, arch.name)
+        draws = [{k: d.sample(rng) for k, d in sorted(dists.items())} for _ in range(n_draws)]
+        grid_points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        for sample, (draw, point) in enumerate(itertools.product(draws, grid_points)):
+            try:
+                hp = HParams(**{**fixed, **point, **draw}).model_dump()
+            except Exception as err:  # a value valid alone but not together
+                raise GanbenchError(f"suite {suite.name!r}: gans entry {gan.name!r}: {err}") from None
+            for seed in suite.seeds:
+                trials.append(Trial(
+                    suite=suite.name, dataset=ds.name, gan=gan.name, variant=variant.name, loss=variant.loss,
+                    penalty=variant.penalty, architecture=arch.name, seed=seed, sample=sample, hparams=hp,
+                    budget_unit=suite.budget.unit, budget_steps=suite.budget.steps, eval=dict(eval_cfg),
+                    dataset_options=dict(ds.options), loss_options={**variant.loss_options, **gan.loss_options},
+                    penalty_options={**variant.penalty_options, **gan.penalty_options}, searched=tuple(sorted([*grid, *dists]))))
+    ids = [t.id for t in trials]
+    if len(set(ids)) != len(ids):
+        raise GanbenchError(f"suite {suite.name!r} expands to duplicate trials; check for repeated entries")
+    return trials
+
+
+def _resolve_eval(suite: Suite, info) -> dict:
+    e = suite.eval
+    metrics = list(e.metrics) if e.metrics else list(info.default_metrics)
+    from ganbench.evaluation import METRICS
+
+    metrics = [m for m in metrics if METRICS.get(m).kind == info.kind] or list(info.default_metrics)
+    extractor = (e.extractor or info.default_extractor) if info.kind == "image" else None
+    outputs = {o for m in metrics for o in METRICS.get(m).outputs}
+    primary = e.primary if e.primary in outputs else info.primary
+    return {"every_d_steps": e.every_d_steps, "every_g_steps": e.every_g_steps, "n_samples": e.n_samples,
+            "n_real": e.n_real, "metrics": metrics, "extractor": extractor, "primary": primary}

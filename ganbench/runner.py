@@ -1,0 +1,189 @@
+"""Run a suite's trials as Ray Tune trials: embedded local Ray on loopback by default, or an existing cluster.
+
+Before any trial starts, the driver checks every trial (models build for their data shapes), trains or loads the
+feature extractors and computes the reference statistics, so trials only read shared caches. Trials already
+completed (or diverged) in the results directory are skipped; a trial that raised is recorded as ``failed`` and
+tried again by the next run. ``trials.csv`` is rebuilt from every trial directory at the end.
+
+Multi-node runs: the results directory and the cache ($GANBENCH_CACHE) must be on storage every node can write
+(trials write their outputs directly there), and ganbench must be installed on every node.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from ganbench.config import Suite
+from ganbench.expand import Trial, expand
+from ganbench.extractors import cache_dir
+from ganbench.registry import GanbenchError
+from ganbench.results import finished_ids, record_failure, trial_dir, write_trial_config, write_trials_csv
+
+
+def preflight(trials: list[Trial]) -> None:
+    """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
+    from ganbench.config import HParams
+    from ganbench.datasets import dataset_info
+    from ganbench.models import ArchOptions, build_models
+    from ganbench.train import check_trial
+
+    seen = set()
+    for t in trials:
+        check_trial(t)
+        hp = HParams(**t.hparams)
+        arch = ArchOptions.from_dict({k: getattr(hp, k) for k in
+                                      ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")})
+        info = dataset_info(t.dataset, t.dataset_options)
+        key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build_models(t.architecture, info.shape, hp.z_dim, arch,
+                         num_classes=info.num_classes if hp.conditioning != "none" else None)
+        except GanbenchError as err:
+            raise GanbenchError(f"gans entry {t.gan!r} x architecture {t.architecture!r} on {t.dataset!r}: {err}") \
+                from None
+
+
+def prepare_references(trials: list[Trial], data_dir=None) -> None:
+    """Train/load extractors and compute reference statistics once, in the driver, before trials start."""
+    from ganbench.datasets import dataset_info
+    from ganbench.evaluation import Evaluator
+
+    seen = set()
+    for t in trials:
+        e = t.eval
+        key = (t.dataset, tuple(sorted(t.dataset_options.items())), e["extractor"], e["n_samples"], e["n_real"])
+        if key in seen:
+            continue
+        seen.add(key)
+        info = dataset_info(t.dataset, t.dataset_options)
+        Evaluator(t.dataset, t.dataset_options, info, e["metrics"], e["extractor"], e["n_samples"], e["n_real"],
+                  data_dir=data_dir)
+
+
+def _trainable(config: dict) -> None:
+    """The Ray Tune function trainable: one ganbench trial, reported with ``tune.report``."""
+    import ray
+    from ray import tune
+
+    from ganbench.train import run_trial
+
+    os.environ["GANBENCH_CACHE"] = config["cache_dir"]
+    trial = Trial.from_dict(config["trial"])
+    device = "cuda" if ray.get_gpu_ids() else "cpu"
+
+    def report(metrics: dict, checkpoint_dir: Optional[Path]) -> None:
+        ckpt = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        tune.report(metrics, checkpoint=ckpt)
+
+    run_trial(trial, trial_dir(Path(config["results"]), trial.id), report=report, device=device,
+              data_dir=config["data_dir"], num_threads=max(1, int(config["cpus"])),
+              meta={"node_id": ray.get_runtime_context().get_node_id()})
+
+
+def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
+    """Connect to ``address`` or start an embedded Ray on loopback. Returns True if this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    quiet = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+    if address:
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({err})") from None
+        return True
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # makes Ray bind 127.0.0.1
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+    return True
+
+
+def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_concurrent: Optional[int] = None,
+              log: Callable[[str], None] = print, num_cpus: Optional[int] = None) -> dict:
+    results = Path(results).resolve()
+    data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+    trials = expand(suite)
+    preflight(trials)
+    done = finished_ids(results)
+    todo = [t for t in trials if t.id not in done]
+    log(f"suite {suite.name}: {len(trials)} trials, {len(trials) - len(todo)} already finished in {results}, "
+        f"{len(todo)} to run")
+    if todo:
+        prepare_references(todo, data_dir)
+        for t in todo:
+            write_trial_config(results, t)
+        _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
+    csv = write_trials_csv(results)
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    ours = frame[frame.trial_id.isin({t.id for t in trials})]
+    counts = ours.status.value_counts().to_dict()
+    log(f"wrote {csv}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return counts
+
+
+def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus) -> None:
+    import ray
+    from ray import tune
+
+    started = start_ray(address, num_cpus)
+    try:
+        res = suite.resources
+        trainable = tune.with_resources(_trainable, {"cpu": res.cpu, "gpu": res.gpu})
+        by_id = {t.id: t for t in todo}
+        space = {"trial": tune.grid_search([t.to_dict() for t in todo]), "results": str(results),
+                 "data_dir": data_dir, "cache_dir": str(cache_dir().resolve()), "cpus": res.cpu}
+
+        def dirname(tune_trial) -> str:
+            return "trial_" + Trial.from_dict(tune_trial.config["trial"]).id
+
+        tuner = tune.Tuner(
+            trainable, param_space=space,
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, trial_dirname_creator=dirname),
+            run_config=tune.RunConfig(
+                name=f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(results / "_ray"),
+                verbose=0, failure_config=tune.FailureConfig(max_failures=0),
+                callbacks=[_Progress(by_id, len(todo), log)]))
+        grid = tuner.fit()
+        for r in grid:
+            tid = Trial.from_dict(r.config["trial"]).id
+            if r.error is not None:
+                record_failure(results, tid, f"{type(r.error).__name__}: {r.error}")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _progress_callback_base():
+    from ray.tune import Callback
+
+    return Callback
+
+
+class _Progress(_progress_callback_base()):
+    """One line per finished trial on the driver's console."""
+
+    def __init__(self, by_id: dict, total: int, log):
+        self.by_id, self.total, self.log, self.n = by_id, total, log, 0
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.n += 1
+        t = self.by_id.get(Trial.from_dict(trial.config["trial"]).id)
+        r = trial.last_result or {}
+        p = r.get("primary")
+        score = f"{p}={r.get('best_' + p, float('nan')):.4g}" if p else ""
+        self.log(f"[{self.n}/{self.total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: "
+                 f"{r.get('status', '?')} {score} ({r.get('wall_seconds', 0):.0f}s)")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.n += 1
+        t = self.by_id.get(Trial.from_dict(trial.config["trial"]).id)
+        self.log(f"[{self.n}/{self.total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: failed "
+                 f"(see {trial_dir(Path(trial.config['results']), t.id)})")
