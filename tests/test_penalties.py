@@ -1,0 +1,192 @@
+"""Penalties on critics with closed-form gradients, and the constraints."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench.penalties import CONSTRAINTS, PENALTIES, get_constraint, get_penalty, spectral_norm
+from ganbench.registry import GanbenchError
+
+SHAPE = (5, 2, 3, 3)  # images: gradient norms must sum over every non-batch dimension
+
+
+def batches(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    fake = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    return real, fake
+
+
+def linear_critic(norm, requires_grad=False, seed=1):
+    w = torch.randn(18, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    w = (w * norm / w.norm()).requires_grad_(requires_grad)
+    return w, (lambda x: x.flatten(1) @ w)
+
+
+def recording(d_fn):
+    seen = []
+
+    def fn(x):
+        seen.append(x.detach().clone())
+        return d_fn(x)
+
+    return fn, seen
+
+
+def test_registries():
+    assert PENALTIES.names() == ["dragan", "gp", "none", "r1"]
+    assert CONSTRAINTS.names() == ["clip", "none"]
+    assert all(PENALTIES.help(n) for n in PENALTIES.names())
+
+
+def test_none_is_zero():
+    real, fake = batches()
+    out = get_penalty("none")(lambda x: x.sum(), real, fake)
+    assert out.shape == () and out.item() == 0.0
+
+
+@pytest.mark.parametrize("eps", [1e-4, 0.0])
+def test_gp_vanishes_for_one_lipschitz_linear_critic(eps):
+    real, fake = batches()
+    _, d_fn = linear_critic(1.0)
+    value = get_penalty("gp", eps=eps)(d_fn, real, fake).item()
+    assert value == pytest.approx((math.sqrt(1 + eps) - 1) ** 2, abs=1e-15)
+    assert value < 3e-9
+
+
+@pytest.mark.parametrize("eps", [1e-4, 0.0])
+def test_gp_of_steep_linear_critic_is_exact(eps):
+    real, fake = batches()
+    _, d_fn = linear_critic(3.0)
+    value = get_penalty("gp", eps=eps)(d_fn, real, fake).item()
+    assert value == pytest.approx((math.sqrt(9 + eps) - 1) ** 2, rel=1e-12)  # (3 - 1)^2 up to eps
+
+
+def test_gp_backpropagates_into_the_critic():
+    real, fake = batches()
+    w, d_fn = linear_critic(3.0, requires_grad=True)
+    get_penalty("gp", eps=0.0)(d_fn, real, fake).backward()
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
+    assert torch.allclose(w.grad, 2 * (3.0 - 1) * w.detach() / 3.0, rtol=1e-10)
+
+
+def test_gp_interpolates_per_sample_and_detaches_fake():
+    real, fake = batches()
+    fake = fake.clone().requires_grad_(True)  # as if it came from G
+    w, d_fn = linear_critic(2.0, requires_grad=True)
+    fn, seen = recording(d_fn)
+    torch.manual_seed(3)
+    get_penalty("gp")(fn, real, fake).backward()
+    assert fake.grad is None and w.grad is not None  # the penalty trains D only
+    x_hat = seen[0]
+    alpha = (x_hat - real) / (fake.detach() - real)
+    a = alpha.flatten(1)
+    assert torch.allclose(a, a[:, :1].expand_as(a), atol=1e-9)  # one draw per sample
+    assert ((a >= 0) & (a <= 1)).all()
+    assert a[:, 0].std() > 0  # different draws for different samples
+    torch.manual_seed(3)  # the global RNG drives the draws
+    fn2, seen_again = recording(d_fn)
+    get_penalty("gp")(fn2, real, fake)
+    assert torch.equal(seen_again[0], x_hat)
+
+
+def test_r1_of_linear_critic_is_squared_weight_norm():
+    real, fake = batches()
+    w, d_fn = linear_critic(3.0, requires_grad=True)
+    value = get_penalty("r1")(d_fn, real, fake)
+    assert value.item() == pytest.approx(9.0, rel=1e-12)
+    value.backward()
+    assert torch.allclose(w.grad, 2 * w.detach(), rtol=1e-12)  # d ||w||^2 / dw
+
+
+def test_r1_of_quadratic_critic():
+    real, fake = batches()
+    value = get_penalty("r1")(lambda x: x.pow(2).flatten(1).sum(1), real, fake).item()
+    assert value == pytest.approx((4 * real.pow(2).flatten(1).sum(1)).mean().item(), rel=1e-12)  # ||2x||^2
+
+
+def test_dragan_standard_form_on_linear_logit_critic_is_exact():
+    real, fake = batches()
+    _, d_fn = linear_critic(3.0)
+    fn, seen = recording(d_fn)
+    value = get_penalty("dragan", form="standard")(fn, real, fake).item()
+    assert value == pytest.approx((math.sqrt(9 + 1e-4) - 1) ** 2, rel=1e-12)
+    std = real.std(correction=0)
+    delta = seen[0] - real  # x + std (U - 0.5): inside [-std/2, std/2)
+    assert (delta.abs() <= std / 2).all() and delta.std() > 0.1 * std
+
+
+def test_dragan_compare_gan_form_uses_sigmoid_and_half_std_perturbation():
+    real, fake = batches()
+    w, d_fn = linear_critic(3.0)
+    fn, seen = recording(d_fn)
+    torch.manual_seed(0)
+    value = get_penalty("dragan")(fn, real, fake).item()
+    x_hat = seen[0]
+    delta = x_hat - real  # a * 0.5 std U[0, 1): inside [0, std/2)
+    assert (delta >= 0).all() and (delta < 0.5 * real.std(correction=0)).all()
+    s = torch.sigmoid(x_hat.flatten(1) @ w)
+    slopes = torch.sqrt(1e-4 + (s * (1 - s) * 3.0) ** 2)  # grad sigmoid(w.x) = s (1 - s) w
+    assert value == pytest.approx((slopes - 1).pow(2).mean().item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("form", ["compare_gan", "standard"])
+def test_dragan_is_finite_and_backpropagates_into_d(form):
+    torch.manual_seed(0)
+    d = nn.Sequential(nn.Flatten(), nn.Linear(18, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    real = torch.randn(SHAPE)
+    value = get_penalty("dragan", form=form)(lambda x: d(x).squeeze(1), real, torch.randn(SHAPE))
+    assert torch.isfinite(value) and value.item() > 0
+    value.backward()
+    # every weight gets a gradient (the last bias cannot: it does not change grad_x D)
+    for layer in (d[1], d[3]):
+        assert torch.isfinite(layer.weight.grad).all() and layer.weight.grad.abs().sum() > 0
+
+
+def test_clip_clamps_every_parameter():
+    torch.manual_seed(0)
+    d = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Linear(6, 1))
+    with torch.no_grad():
+        for p in d.parameters():
+            p.mul_(10)
+    before = [p.detach().clone() for p in d.parameters()]
+    get_constraint("clip", clip=0.05)(d)
+    for old, p in zip(before, d.parameters()):
+        assert torch.equal(p, old.clamp(-0.05, 0.05))
+    assert get_constraint("clip").options == {"clip": 0.01}
+
+
+def test_spectral_norm_wraps_every_linear_and_conv_layer():
+    torch.manual_seed(0)
+    d = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
+                      nn.Flatten(), nn.Linear(3 * 6 * 6, 5), nn.LayerNorm(5))
+    assert spectral_norm(d) is d
+    spectral_norm(d)  # idempotent: no second wrapping
+    layers = [d[0], d[1], d[3]]
+    for layer in layers:
+        assert len(layer.parametrizations.weight) == 1
+    assert not nn.utils.parametrize.is_parametrized(d[4])
+    with torch.no_grad():
+        for _ in range(50):  # power iterations run in training-mode forwards
+            d(torch.randn(2, 2, 3, 3))
+    for layer, dim in zip(layers, [0, 1, 0]):
+        w = layer.weight.movedim(dim, 0).flatten(1)
+        assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_unknown_names_and_options_are_clear_errors():
+    with pytest.raises(GanbenchError, match="did you mean 'gp'"):
+        get_penalty("gpp")
+    with pytest.raises(GanbenchError, match="did you mean 'clip'"):
+        get_constraint("clipp")
+    with pytest.raises(GanbenchError, match="has no option 'lam'; allowed options: eps"):
+        get_penalty("gp", lam=10)
+    with pytest.raises(GanbenchError, match="allowed options: none"):
+        get_penalty("r1", eps=0.1)
+    with pytest.raises(GanbenchError, match="allowed values: 'compare_gan', 'standard'"):
+        get_penalty("dragan", form="kodali")
+    with pytest.raises(GanbenchError, match="must be a number >= 0"):
+        get_penalty("gp", eps=-1.0)
+    with pytest.raises(GanbenchError, match="must be a number > 0"):
+        get_constraint("clip", clip=0)
