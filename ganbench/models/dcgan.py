@@ -1,7 +1,8 @@
 """DCGAN (Radford et al. 2016, "Unsupervised representation learning with deep convolutional GANs"), any size.
 
-The side h is written h = base * 2^s with base in 4..7 and s >= 1 up/down-sampling stages, halving while the side
-is even and above 7: 8 -> 4 (s=1), 28 -> 7 (s=2), 32 -> 4 (s=3), 64 -> 4 (s=4, the paper's 64x64 net).
+The side h is written h = base * 2^s with s up/down-sampling stages, halving while the side is even and above 7
+or fewer than two halvings were made: 8 -> 2 (s=2), 28 -> 7 (s=2), 32 -> 4 (s=3), 64 -> 4 (s=4, the paper's
+64x64 net). At least two stages keep a normalised hidden layer in D (the first layer is never normalised).
 With w = ``width`` and c_i = w * 2^i:
 - G: z -> linear base*base*c_{s-1} -> [BN] -> ReLU -> s-1 x (deconv 4x4 s2 -> [BN] -> ReLU, channels halving)
   -> deconv 4x4 s2 C -> tanh. G always uses ReLU (the paper's choice); ``activation`` affects D only.
@@ -20,17 +21,17 @@ from torch import nn
 from ganbench.models.layers import ArchOptions, act, assemble, d_norm2d, down_conv, g_norm2d, image_shape, init_normal_
 from ganbench.registry import GanbenchError
 
-SUPPORTED = "(C, H, H) images with H = base * 2^s, base in 4..7, s >= 1 (e.g. 8, 28, 32, 64)"
+SUPPORTED = "(C, H, H) images with H = base * 2^s, base in 2..7, s >= 2 (e.g. 8, 28, 32, 64)"
 
 
 def dcgan_stages(arch: str, data_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """(channels, base side, number of stride-2 stages) of a DCGAN-style net for ``data_shape``."""
     c, h = image_shape(arch, data_shape, SUPPORTED)
     base, stages = h, 0
-    while base > 7 and base % 2 == 0:
+    while base % 2 == 0 and (base > 7 or stages < 2):
         base //= 2
         stages += 1
-    if stages < 1 or not 4 <= base <= 7:
+    if stages < 2 or not 2 <= base <= 7:
         raise GanbenchError(f"architecture {arch!r} cannot serve data shape {tuple(data_shape)}; "
                             f"it supports {SUPPORTED}")
     return c, base, stages
