@@ -41,7 +41,9 @@ def _norm(m: nn.Module, x: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Ten
 class UpBlock(nn.Module):
     def __init__(self, cin: int, cout: int, g_norm: str, num_classes: Optional[int]):
         super().__init__()
-        norm = (lambda ch: ConditionalBatchNorm2d(ch, num_classes)) if num_classes else (lambda ch: g_norm2d(g_norm, ch))
+        def norm(ch: int) -> nn.Module:
+            return ConditionalBatchNorm2d(ch, num_classes) if num_classes else g_norm2d(g_norm, ch)
+
         self.b1, self.c1 = norm(cin), nn.Conv2d(cin, cout, 3, 1, 1)
         self.b2, self.c2 = norm(cout), nn.Conv2d(cout, cout, 3, 1, 1)
         self.sc = nn.Conv2d(cin, cout, 1)
