@@ -88,18 +88,25 @@ def _trainable(config: dict) -> None:
 
 def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
     """Connect to ``address`` or start an embedded Ray on loopback. Returns True if this call started Ray."""
+    if not address:
+        # Ray reads this at import: with it, every Ray process of a local instance listens on 127.0.0.1 only.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's quiet legacy console output (verbose=0)
     import ray
 
     if ray.is_initialized():
         return False
-    quiet = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
     if address:
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as err:
             raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({err})") from None
         return True
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # makes Ray bind 127.0.0.1
+    from ray._private import ray_constants
+
+    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
+        ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the variable was set: same effect
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
     return True
 

@@ -1,0 +1,106 @@
+"""The ``ganbench`` command: run, validate, report, list, stats."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganbench.registry import GanbenchError
+
+
+def _cmd_validate(args) -> int:
+    from ganbench.config import load_suite
+    from ganbench.expand import expand
+    from ganbench.runner import preflight
+
+    suite = load_suite(args.suite, args.set)
+    trials = expand(suite)
+    preflight(trials)
+    for t in trials:
+        print(t.describe())
+    print(f"{args.suite}: valid; {len(trials)} trials "
+          f"({len(suite.datasets)} datasets x {len(suite.gans)} GANs x {len(suite.architectures)} architectures "
+          f"x search samples x {len(suite.seeds)} seeds), budget {suite.budget.unit}={suite.budget.steps}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from ganbench.config import load_suite
+    from ganbench.runner import run_suite
+
+    suite = load_suite(args.suite, args.set)
+    results = Path(args.results) if args.results else Path("results") / suite.name
+    counts = run_suite(suite, results, address=args.address, max_concurrent=args.max_concurrent,
+                       num_cpus=args.num_cpus)
+    print(f"next: ganbench report {results}")
+    return 0 if not counts.get("failed") else 1
+
+
+def _cmd_report(args) -> int:
+    from ganbench.report import make_report
+
+    results = Path(args.results_dir)
+    if not results.is_dir():
+        raise GanbenchError(f"{results}: no such results directory")
+    path = make_report(results, Path(args.out) if args.out else None)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    from ganbench.datasets import DATASETS
+    from ganbench.evaluation import METRICS
+    from ganbench.extractors import EXTRACTORS
+    from ganbench.losses import LOSSES
+    from ganbench.models import ARCHITECTURES
+    from ganbench.penalties import PENALTIES
+    from ganbench.variants import VARIANTS
+
+    for title, reg in (("GAN variants", VARIANTS), ("losses", LOSSES), ("penalties", PENALTIES),
+                       ("architectures", ARCHITECTURES), ("datasets", DATASETS), ("metrics", METRICS),
+                       ("feature extractors", EXTRACTORS)):
+        print(f"{title}:")
+        width = max(len(n) for n in reg.names())
+        for name in reg.names():
+            print(f"  {name:<{width}}  {reg.help(name)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganbench", description="Benchmark GAN losses and architectures.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every trial of a suite through Ray Tune")
+    run.add_argument("suite", help="suite YAML file")
+    run.add_argument("--results", help="results directory (default: results/<suite name>)")
+    run.add_argument("--address", help="address of an existing Ray cluster (default: start a local Ray on loopback)")
+    run.add_argument("--max-concurrent", type=int, default=None, help="at most this many trials at once")
+    run.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    val = sub.add_parser("validate", help="check a suite and print its trials without running them")
+    val.add_argument("suite")
+    for sp in (run, val):
+        sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a hyperparameter (lr=1e-4) or a field (budget.d_steps=200); repeatable")
+    rep = sub.add_parser("report", help="aggregate a results directory into report.md, figures and tables")
+    rep.add_argument("results_dir")
+    rep.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
+    sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
+    return p
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GanbenchError as err:
+        print(f"ganbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganbench: interrupted; finished trials are kept, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
