@@ -44,6 +44,20 @@ def test_frechet_distance_matches_pytorch_fid(d):
     assert abs(ours - oracle) / oracle < 1e-6
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:.*covariance is singular:RuntimeWarning")
+def test_frechet_distance_matches_pytorch_fid_on_singular_covariances():
+    """N < d: both covariances are rank deficient; the square root of a singular product is ill-conditioned
+    (errors of order sqrt(eps)), so agreement is to about 1e-8 relative rather than 1e-14."""
+    fid_score = pytest.importorskip("pytorch_fid.fid_score", reason="pytorch-fid not installed")
+    real, fake = _features(5, n_real=40, n_fake=50, d=64)
+    mu1, s1 = features_to_stats(real)
+    mu2, s2 = features_to_stats(fake)
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    oracle = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
+    assert abs(ours - oracle) / oracle < 1e-6
+
+
 def test_kid_matches_torch_fidelity_subset_for_subset():
     metric_kid = pytest.importorskip("torch_fidelity.metric_kid", reason="torch-fidelity not installed")
     real, fake = _features(1, d=64)

@@ -54,22 +54,28 @@ def _check_k(k, n: int, name: str) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- FID
-def _psd_eigh(sigma: np.ndarray, name: str, tol_eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of a covariance; rounding-level negative eigenvalues are clipped to 0."""
+def _psd_factor(sigma: np.ndarray, name: str, tol_eps: float) -> np.ndarray:
+    """A with sigma = A A^T: Cholesky when sigma is positive definite, else V sqrt(w) from `eigh` with
+    rounding-level negative eigenvalues clipped to 0; clearly negative eigenvalues are an error."""
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        pass
     w, v = np.linalg.eigh(sigma)
     scale = max(float(np.abs(w).max()), np.finfo(np.float64).tiny)
     if w.min() < -100 * sigma.shape[0] * tol_eps * scale:
         raise MetricInputError(f"{name} is not positive semi-definite (smallest eigenvalue {w.min():.3g})")
-    return np.clip(w, 0.0, None), v
+    return v * np.sqrt(np.clip(w, 0.0, None))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Dowson & Landau 1982; FID, Heusel et al. 2017).
 
-    FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2}).  S1 S2 is similar to the symmetric PSD matrix
-    M = S1^{1/2} S2 S1^{1/2}, so tr((S1 S2)^{1/2}) = sum_i sqrt(lambda_i(M)); both square roots come from `eigh`
-    with rounding-level negative eigenvalues clipped to 0. No complex numbers, no NaN on singular covariances,
-    no scipy.linalg.sqrtm. The result is clipped at 0 (the exact value is never negative).
+    FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2}).  With S1 = A A^T, S1 S2 has the eigenvalues of
+    the symmetric PSD matrix M = A^T S2 A, so tr((S1 S2)^{1/2}) = sum_i sqrt(lambda_i(M)) from `eigvalsh`.
+    A is the Cholesky factor, or V diag(sqrt(w)) from `eigh` when S1 is singular; rounding-level negative
+    eigenvalues are clipped to 0. No complex numbers, no NaN on singular covariances, no scipy.linalg.sqrtm.
+    The result is clipped at 0 (the exact value is never negative).
     """
     inputs = {"mu1": mu1, "sigma1": sigma1, "mu2": mu2, "sigma2": sigma2}
     # float32 statistics carry float32 rounding: the PSD check tolerates it
@@ -92,10 +98,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
             raise MetricInputError(f"{k} is not symmetric; pass a covariance matrix")
     s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
 
-    w1, v1 = _psd_eigh(s1, "sigma1", tol_eps)
-    _psd_eigh(s2, "sigma2", tol_eps)  # validation only
-    sqrt_s1 = (v1 * np.sqrt(w1)) @ v1.T
-    m = sqrt_s1 @ s2 @ sqrt_s1
+    a1 = _psd_factor(s1, "sigma1", tol_eps)
+    _psd_factor(s2, "sigma2", tol_eps)  # validation only: Cholesky, or eigh when singular
+    m = a1.T @ s2 @ a1
     lam = np.linalg.eigvalsh((m + m.T) / 2)
     tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
     diff = arr["mu1"] - arr["mu2"]
