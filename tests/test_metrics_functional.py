@@ -88,6 +88,7 @@ def test_fd_singular_covariances_are_finite_real_and_exact():
     assert isinstance(fd, float) and np.isfinite(fd) and fd > d
     # a zero covariance is the most singular case: (S1 S2)^{1/2} = 0
     assert frechet_distance(np.zeros(d), np.zeros((d, d)), np.ones(d), s2) == pytest.approx(d + np.trace(s2))
+    assert frechet_distance(np.zeros(d), s1, np.ones(d), np.zeros((d, d))) == pytest.approx(d + np.trace(s1))
     # float32 statistics with rounding-level negative eigenvalues are accepted
     f32 = s1.astype(np.float32)
     assert np.isfinite(frechet_distance(np.zeros(d, np.float32), f32, np.zeros(d, np.float32), f32))
@@ -100,7 +101,8 @@ def test_fd_singular_covariances_are_finite_real_and_exact():
         ((np.zeros(3), np.eye(2), np.zeros(3), np.eye(3)), "sigma1"),
         ((np.zeros((3, 1)), np.eye(3), np.zeros(3), np.eye(3)), "mu1"),
         ((np.zeros(2), np.array([[1.0, 1.0], [0.0, 1.0]]), np.zeros(2), np.eye(2)), "symmetric"),
-        ((np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2)), "positive semi-definite"),
+        ((np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2)), "sigma1 is not positive semi-definite"),
+        ((np.zeros(2), np.eye(2), np.zeros(2), np.diag([0.0, -1.0])), "sigma2 is not positive semi-definite"),
         ((np.array([0.0, np.nan]), np.eye(2), np.zeros(2), np.eye(2)), "NaN"),
     ],
 )

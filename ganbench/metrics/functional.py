@@ -49,23 +49,26 @@ def _same_dim(a: np.ndarray, b: np.ndarray, names: str) -> None:
 
 def _check_k(k, n: int, name: str) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
-        raise MetricInputError(f"k must be an integer in [1, {n - 1}] (fewer than the {n} rows of {name}), got {k!r}")
+        raise MetricInputError(f"k must be an integer in [1, {n - 1}] (fewer than the {n} rows of {name}), "
+                               f"got {k!r}")
     return int(k)
 
 
 # ----------------------------------------------------------------------------------------------- FID
-def _psd_factor(sigma: np.ndarray, name: str, tol_eps: float) -> np.ndarray:
+def _psd_factor(sigma: np.ndarray, name: str, tol_eps: float, factor: bool = True) -> np.ndarray | None:
     """A with sigma = A A^T: Cholesky when sigma is positive definite, else V sqrt(w) from `eigh` with
-    rounding-level negative eigenvalues clipped to 0; clearly negative eigenvalues are an error."""
+    rounding-level negative eigenvalues clipped to 0; clearly negative eigenvalues are an error.
+    With factor=False only the check runs (eigenvalues without eigenvectors when Cholesky fails)."""
     try:
-        return np.linalg.cholesky(sigma)
+        chol = np.linalg.cholesky(sigma)
+        return chol if factor else None
     except np.linalg.LinAlgError:
         pass
-    w, v = np.linalg.eigh(sigma)
+    w, v = np.linalg.eigh(sigma) if factor else (np.linalg.eigvalsh(sigma), None)
     scale = max(float(np.abs(w).max()), np.finfo(np.float64).tiny)
     if w.min() < -100 * sigma.shape[0] * tol_eps * scale:
         raise MetricInputError(f"{name} is not positive semi-definite (smallest eigenvalue {w.min():.3g})")
-    return v * np.sqrt(np.clip(w, 0.0, None))
+    return v * np.sqrt(np.clip(w, 0.0, None)) if factor else None
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -99,7 +102,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
 
     a1 = _psd_factor(s1, "sigma1", tol_eps)
-    _psd_factor(s2, "sigma2", tol_eps)  # validation only: Cholesky, or eigh when singular
+    _psd_factor(s2, "sigma2", tol_eps, factor=False)
     m = a1.T @ s2 @ a1
     lam = np.linalg.eigvalsh((m + m.T) / 2)
     tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
