@@ -166,6 +166,17 @@ class Suite(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+class SuiteLoader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
+
+
+SuiteLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
+               r"|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
 def _field_path(loc: tuple) -> str:
     out = ""
     for part in loc:
@@ -241,7 +252,7 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     if not path.is_file():
         raise GanbenchError(f"{path}: no such suite file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # safe: SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -262,7 +273,7 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
     if "=" not in item:
         raise GanbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. lr=1e-4 or budget.d_steps=200")
     key, value = item.split("=", 1)
-    parsed = yaml.safe_load(value) if value.strip() else None
+    parsed = yaml.load(value, Loader=SuiteLoader) if value.strip() else None
     parts = key.strip().split(".")
     if len(parts) == 1 and parts[0] in HParams.model_fields:
         raw.setdefault("hparams", {})

@@ -190,7 +190,7 @@ def _train_classifier(dataset: str, options: dict, data_dir) -> tuple[dict, floa
     train, test = load_split(dataset, "train", data_dir, options), load_split(dataset, "test", data_dir, options)
     r = CLASSIFIER_RECIPE
     g = torch.Generator().manual_seed(r["seed"])
-    with _fixed_threads(1):
+    with _fixed_threads(1), torch.random.fork_rng(devices=[]):
         torch.manual_seed(r["seed"])
         model = SmallClassifier(info.shape[0], info.num_classes, r["dim"])
         opt = torch.optim.Adam(model.parameters(), lr=r["lr"])

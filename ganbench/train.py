@@ -108,8 +108,6 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, num_threads))
-    torch.manual_seed(trial.seed)
-    np.random.seed(trial.seed % 2**32)
     dev = _device(device)
     check_trial(trial)
     hp = HParams(**trial.hparams)
@@ -119,6 +117,8 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
     e = trial.eval
     evaluator = Evaluator(trial.dataset, trial.dataset_options, info, e["metrics"], e["extractor"], e["n_samples"],
                           e["n_real"], data_dir=data_dir, device=str(dev))
+    torch.manual_seed(trial.seed)  # after the evaluator, which may train (and seed) a classifier the first time
+    np.random.seed(trial.seed % 2**32)
     conditional = hp.conditioning != "none"
     arch = ArchOptions.from_dict({k: getattr(hp, k) for k in
                                   ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")})

@@ -1,0 +1,96 @@
+import json
+import math
+
+import pytest
+import torch
+
+from ganbench.config import load_suite
+from ganbench.expand import expand
+from ganbench.train import run_trial
+
+
+def make_trials(tmp_path, gans="[ns]", budget="{d_steps: 20}", extra="", datasets="[ring8]"):
+    p = tmp_path / "s.yaml"
+    p.write_text(f"name: s\ndatasets: {datasets}\ngans: {gans}\narchitectures: [mlp]\nbudget: {budget}\n"
+                 f"eval: {{every_d_steps: 10, n_samples: 200}}\n{extra}")
+    return expand(load_suite(p))
+
+
+@pytest.mark.parametrize("budget, hparams, expect", [
+    ("{d_steps: 20}", "{n_disc: 5}", (20, 4)),
+    ("{d_steps: 22}", "{n_disc: 5}", (22, 4)),
+    ("{g_steps: 3}", "{n_disc: 5}", (15, 3)),
+    ("{g_steps: 3}", "{n_disc: 2, d_warmup_steps: 7}", (13, 3)),
+    ("{d_steps: 12}", "{d_warmup_steps: 10}", (12, 2)),
+])
+def test_budget_is_exact(tmp_path, budget, hparams, expect):
+    (trial,) = make_trials(tmp_path, budget=budget, extra=f"hparams: {{batch_size: 16, {hparams[1:]}\n")
+    s = run_trial(trial, tmp_path / "t")
+    assert (s["d_steps"], s["g_steps"]) == expect
+    assert s["images_seen"] == 16 * expect[0]
+    assert s["wall_seconds"] >= s["train_seconds"] > 0
+
+
+def test_same_config_and_seed_same_numbers(tmp_path):
+    (trial,) = make_trials(tmp_path, extra="seeds: [3]\n", datasets="[digits]")
+    a = run_trial(trial, tmp_path / "a")
+    b = run_trial(trial, tmp_path / "b")
+    strip = lambda s: {k: v for k, v in s.items() if not k.endswith("seconds")}  # noqa: E731
+    assert strip(a) == strip(b)
+    ha = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    hb = [json.loads(l) for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in ha] == \
+           [{k: v for k, v in r.items() if k != "seconds"} for r in hb]
+    ga = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["generator"]
+    gb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["generator"]
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+
+
+def test_other_seed_other_numbers(tmp_path):
+    trials = make_trials(tmp_path, extra="seeds: [0, 1]\n", datasets="[digits]")
+    a, b = (run_trial(t, tmp_path / t.id) for t in trials)
+    assert a["final_fid"] != b["final_fid"]
+
+
+def test_trial_files_and_history(tmp_path):
+    (trial,) = make_trials(tmp_path, datasets="[digits]")
+    s = run_trial(trial, tmp_path / "t")
+    files = {p.name for p in (tmp_path / "t").iterdir()}
+    assert {"metrics.jsonl", "summary.json", "checkpoint.pt", "best_generator.pt", "samples.png"} <= files
+    history = [json.loads(l) for l in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    assert [h["d_steps"] for h in history] == [10, 20]
+    for h in history:
+        assert h["split"] == "val" and math.isfinite(h["fid"])
+        assert {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "g_grad_norm"} <= set(h)
+        p = h["provenance"]["fid"]
+        assert p["extractor"] == "classifier" and p["n_fake"] == 200 and p["n_real"] == 180 and p["split"] == "val"
+        assert {"torch", "torchvision", "pytorch_fid", "ganbench", "weights_sha"} <= set(p)
+    assert s["provenance"]["fid"]["split"] == "test" and s["provenance"]["fid"]["n_real"] == 200
+    assert s["status"] == "completed" and s["best_d_steps"] in (10, 20)
+
+
+def test_checkpoint_loads_weights_only_and_carries_config(tmp_path):
+    (trial,) = make_trials(tmp_path)
+    run_trial(trial, tmp_path / "t")
+    ckpt = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)
+    assert ckpt["trial"]["gan"] == "ns" and ckpt["counters"]["d_steps"] == 20
+    from ganbench.expand import Trial
+
+    assert Trial.from_dict(ckpt["trial"]).id == trial.id
+
+
+def test_divergence_stops_the_trial_with_last_good_metrics(tmp_path):
+    # a learning rate of 1e12 blows the weights up within a few steps
+    (trial,) = make_trials(tmp_path, budget="{d_steps: 200}", gans="[wgan]",
+                           extra="hparams: {lr: 1.0e+12, clip: 1.0e+9, optimizer: adam}\n")
+    s = run_trial(trial, tmp_path / "t")
+    assert s["status"] == "diverged"
+    assert s["d_steps"] < 200
+
+
+def test_label_smoothing_only_for_bce_losses(tmp_path):
+    from ganbench.registry import GanbenchError
+
+    (trial,) = make_trials(tmp_path, gans="[wgan-gp]", extra="hparams: {label_smoothing: 0.1}\n")
+    with pytest.raises(GanbenchError, match="label_smoothing and label_flip apply to the BCE losses"):
+        run_trial(trial, tmp_path / "t")
