@@ -1,0 +1,56 @@
+import subprocess
+import sys
+
+import pytest
+
+from ganbench.cli import main
+
+
+def test_validate_prints_one_line_per_trial(tiny_suite, capsys):
+    assert main(["validate", str(tiny_suite)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 5 and "valid; 4 trials" in out[-1]
+    assert all(len(line.split()[0]) == 12 for line in out[:-1])
+
+
+def test_validate_set_changes_the_trials(tiny_suite, capsys):
+    assert main(["validate", str(tiny_suite), "--set", "budget.d_steps=7"]) == 0
+    assert "d_steps=7" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["validate", "missing.yaml"], "missing.yaml: no such suite file"),
+    (["report", "no/such/dir"], "no/such/dir: no such results directory"),
+])
+def test_user_errors_are_one_line_without_traceback(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"ganbench: error: {message}"
+
+
+def test_bad_suite_from_the_shell(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndatasets: [ring8]\ngans: [nss]\narchitectures: [mlp]\nbudget: {d_steps: 5}\n")
+    proc = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(bad), "--results", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"ganbench: error: {bad}: gans[0].name: unknown GAN variant 'nss' (did you mean 'ns'?); allowed: "
+        + ", ".join(sorted(__import__("ganbench.variants", fromlist=["VARIANTS"]).VARIANTS.names()))]
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_architecture_that_cannot_serve_the_data_fails_before_running(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndatasets: [ring8]\ngans: [ns]\narchitectures: [dcgan]\nbudget: {d_steps: 5}\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "architecture 'dcgan' on 'ring8'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_list_shows_every_registry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ("GAN variants:", "wgan-gp", "architectures:", "mlp", "datasets:", "digits", "metrics:", "fid",
+                 "feature extractors:", "inception"):
+        assert word in out

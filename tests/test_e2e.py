@@ -1,0 +1,89 @@
+"""End to end through Ray Tune on a local Ray bound to loopback: run, resume, widen, report."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from ganbench.config import load_suite
+from ganbench.results import finished_ids, record_failure
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory, request):
+    """`ganbench run` and `ganbench report` as a user types them (one local Ray, started and stopped by the CLI)."""
+    from conftest import SUITE
+
+    root = tmp_path_factory.mktemp("e2e")
+    suite = root / "tiny.yaml"
+    suite.write_text(SUITE)
+    results = root / "results"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(suite), "--results", str(results),
+                          "--num-cpus", "2"], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = subprocess.run([sys.executable, "-m", "ganbench.cli", "report", str(results)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert report.returncode == 0, report.stdout + report.stderr
+    return suite, results, run.stdout
+
+
+def test_every_trial_completed_with_its_files(ran):
+    _, results, stdout = ran
+    frame = pd.read_csv(results / "trials.csv")
+    assert len(frame) == 4 and set(frame.status) == {"completed"}
+    assert set(frame.gan) == {"ns", "wgan-gp"} and set(frame.dataset) == {"ring8", "digits"}
+    for col in ("trial_id", "node_id", "seed", "architecture", "hp_lr", "hp_n_disc", "d_steps", "g_steps",
+                "images_seen", "wall_seconds", "best_d_steps"):
+        assert col in frame and frame[col].notna().all(), col
+    assert frame.node_id.str.len().min() > 10  # a Ray node id
+    assert (frame.d_steps == 60).all()
+    assert set(frame[frame.gan == "wgan-gp"].g_steps) == {12} and set(frame[frame.gan == "ns"].g_steps) == {60}
+    digits = frame[frame.dataset == "digits"]
+    assert digits.best_fid.notna().all() and (digits.fid_extractor == "classifier").all()
+    assert frame[frame.dataset == "ring8"].best_modes.notna().all()
+    for tid in frame.trial_id:
+        d = results / "trials" / tid
+        assert {"config.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "samples.png"} <= \
+               {p.name for p in d.iterdir()}
+    assert "[4/4]" in stdout
+
+
+def test_report_has_tables_and_figures(ran):
+    _, results, _ = ran
+    report = results / "report"
+    md = (report / "report.md").read_text()
+    assert "## digits: fid (lower is better)" in md and "## ring8: modes (higher is better)" in md
+    assert "Provenance: extractor=classifier" in md
+    figures = list((report / "figures").glob("*.png"))
+    assert len(figures) >= 4 and all(f.stat().st_size > 1000 for f in figures)
+    assert len(list((report / "samples").glob("*.png"))) == 4
+    summary = pd.read_csv(report / "summary.csv")
+    assert set(summary.columns) >= {"dataset", "metric", "gan", "best", "median", "best config mean", "trials"}
+
+
+def test_rerun_skips_finished_and_widening_runs_only_new(ran, tmp_path):
+    from ganbench.runner import run_suite
+
+    suite_path, results, _ = ran
+    before = pd.read_csv(results / "trials.csv")
+    logs = []
+    run_suite(load_suite(suite_path), results, log=logs.append)
+    assert "4 already finished" in logs[0] and "0 to run" in logs[0]
+    # widen: one more variant -> only its two trials run; a failed trial is retried
+    record_failure(results, before.trial_id[0], "RuntimeError: simulated")
+    assert before.trial_id[0] not in finished_ids(results)
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(suite_path.read_text().replace("gans: [ns, wgan-gp]", "gans: [ns, wgan-gp, ls]"))
+    logs = []
+    counts = run_suite(load_suite(wider), results, log=logs.append, num_cpus=2)
+    assert "3 already finished" in logs[0] and "3 to run" in logs[0]
+    after = pd.read_csv(results / "trials.csv")
+    assert len(after) == 6 and counts == {"completed": 6}
+    assert set(before.trial_id) < set(after.trial_id)
+    kept = after.set_index("trial_id").loc[before.trial_id[1:]]
+    pd.testing.assert_series_equal(kept.best_d_steps, before.set_index("trial_id").loc[before.trial_id[1:]]
+                                   .best_d_steps)
