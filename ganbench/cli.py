@@ -66,6 +66,25 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _cmd_stats(args) -> int:
+    from ganbench.datasets import dataset_info, load_split
+    from ganbench.evaluation import ReferenceKey, compute_reference, reference_n_real
+    from ganbench.extractors import get_extractor
+
+    info = dataset_info(args.dataset)
+    if info.kind != "image":
+        raise GanbenchError(f"dataset {args.dataset!r} is scored against its known modes; it has no reference "
+                            f"statistics")
+    extractor = get_extractor(args.extractor or info.default_extractor, args.dataset, data_dir=args.data_dir)
+    for split in args.split:
+        size = len(load_split(args.dataset, split, args.data_dir))
+        key = ReferenceKey(args.dataset, (), split, extractor.name, extractor.weights_sha,
+                           reference_n_real(args.n, args.n, size))
+        path = compute_reference(key, extractor, args.data_dir)
+        print(f"{args.dataset} {split}: {extractor.name} n={key.n_real} -> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganbench", description="Benchmark GAN losses and architectures.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -83,15 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="aggregate a results directory into report.md, figures and tables")
     rep.add_argument("results_dir")
     rep.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
+    st = sub.add_parser("stats", help="precompute a dataset's reference statistics (pytorch-fid .npz)")
+    st.add_argument("dataset")
+    st.add_argument("--extractor", help="feature extractor (default: the dataset's)")
+    st.add_argument("--split", action="append", choices=["train", "val", "test"], default=None,
+                    help="split(s) to compute (default: val and test)")
+    st.add_argument("--n", type=int, default=10000, help="number of real images (capped at the split's size)")
+    st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
     return p
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
+COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "split", 0) is None:
+        args.split = ["val", "test"]
     try:
         return COMMANDS[args.command](args)
     except GanbenchError as err:

@@ -41,6 +41,9 @@ class HParams(Strict):
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)  # one-sided: real target 1 - s (BCE losses only)
     label_flip: float = Field(0.0, ge=0, lt=0.5)  # probability of flipping a D target (BCE losses only)
     instance_noise: float = Field(0.0, ge=0)  # std of Gaussian noise on D inputs, annealed linearly to 0
+    began_gamma: float = Field(0.75, gt=0, le=1)  # BEGAN diversity ratio gamma = E[L(G(z))] / E[L(x)]
+    began_lambda_k: float = Field(1e-3, ge=0)  # BEGAN learning rate of the balance term k
+    began_k_clip: bool = False  # clip k to [0, 1] as in the BEGAN paper; compare_gan does not
     # architecture options (see ganbench.models.ArchOptions)
     d_norm: Literal["none", "batch", "layer", "spectral"] = "none"
     g_norm: Literal["none", "batch"] = "batch"
@@ -312,6 +315,11 @@ def _check_options(gan: GanSpec, variant, where: str) -> None:
     from ganbench.losses import get_loss
     from ganbench.penalties import get_penalty
 
+    if variant.loss == "began":
+        if gan.loss_options:
+            raise GanbenchError(f"{where}.loss_options: BEGAN takes no loss options (its knobs are hyperparameters "
+                                f"began_gamma, began_lambda_k, began_k_clip)")
+        return
     try:
         get_loss(variant.loss, **{**variant.loss_options, **gan.loss_options})
     except GanbenchError as err:

@@ -24,7 +24,7 @@ from ganbench.registry import GanbenchError, Registry
 OUTPUT_DIRECTIONS = {
     "modes": "max", "hq": "max", "reverse_kl": "min",
     "fid": "min", "kid": "min", "kid_std": None, "precision": "max", "recall": "max",
-    "density": "max", "coverage": "max", "is": "max", "is_std": None,
+    "density": "max", "coverage": "max", "is": "max", "is_std": None, "diversity": None,
 }
 
 

@@ -27,15 +27,14 @@ def preflight(trials: list[Trial]) -> None:
     """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
     from ganbench.config import HParams
     from ganbench.datasets import dataset_info
-    from ganbench.models import ArchOptions, build_models
-    from ganbench.train import check_trial
+    from ganbench.models import build_models
+    from ganbench.train import arch_options, check_trial
 
     seen = set()
     for t in trials:
         check_trial(t)
         hp = HParams(**t.hparams)
-        arch = ArchOptions.from_dict({k: getattr(hp, k) for k in
-                                      ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")})
+        arch = arch_options(t)
         info = dataset_info(t.dataset, t.dataset_options)
         key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
         if key in seen:

@@ -87,6 +87,23 @@ def _budget_done(trial: Trial, st: TrialState) -> bool:
     return used >= trial.budget_steps
 
 
+def arch_options(trial: Trial) -> ArchOptions:
+    """The architecture options of a trial: its hyperparameters, plus an autoencoder D for BEGAN."""
+    hp = HParams(**trial.hparams)
+    opts = {k: getattr(hp, k) for k in ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")}
+    return ArchOptions.from_dict({**opts, "d_output": "autoencoder" if trial.loss == "began" else "logit"})
+
+
+def _mean_pairwise_distance(x: torch.Tensor) -> float:
+    flat = x.flatten(1).double()
+    return float(torch.cdist(flat, flat).sum() / max(1, len(flat) * (len(flat) - 1)))
+
+
+def _recon_error(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """BEGAN's L(x) = mean |AE(x) - x| over pixels, then over the batch."""
+    return (recon - x).abs().flatten(1).mean(1).mean()
+
+
 def check_trial(trial: Trial) -> None:
     """Cross-field checks that need the registries (run at validation time and again in the trial)."""
     from ganbench.registry import GanbenchError
@@ -120,14 +137,14 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
     torch.manual_seed(trial.seed)  # after the evaluator, which may train (and seed) a classifier the first time
     np.random.seed(trial.seed % 2**32)
     conditional = hp.conditioning != "none"
-    arch = ArchOptions.from_dict({k: getattr(hp, k) for k in
-                                  ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")})
-    G, D = build_models(trial.architecture, info.shape, hp.z_dim, arch,
+    G, D = build_models(trial.architecture, info.shape, hp.z_dim, arch_options(trial),
                         num_classes=info.num_classes if conditional else None)
     G, D = G.to(dev), D.to(dev)
     opt_g = _optimizer(hp, G.parameters(), hp.lr_g or hp.lr)
     opt_d = _optimizer(hp, D.parameters(), hp.lr_d or hp.lr)
-    loss = get_loss(trial.loss, **trial.loss_options)
+    began = trial.loss == "began"
+    began_k = 0.0
+    loss = None if began else get_loss(trial.loss, **trial.loss_options)
     penalty = get_penalty(trial.penalty, **trial.penalty_options)
     clip = get_constraint("clip", clip=hp.clip) if hp.clip else None
     batch_gen = torch.Generator().manual_seed(trial.seed)
@@ -161,10 +178,15 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
     total_d = trial.budget_steps if trial.budget_unit == "d_steps" else \
         hp.d_warmup_steps + trial.budget_steps * hp.n_disc
 
+    real_spread = _mean_pairwise_distance(train.x[:256])
+
     def evaluate_point():
         nonlocal eval_seconds, last_metrics
         t0 = time.perf_counter()
-        values, provenance = evaluator.evaluate(generate(e["n_samples"], "val"), "val")
+        fake_val = generate(e["n_samples"], "val")
+        values, provenance = evaluator.evaluate(fake_val, "val")
+        # mode-collapse signal: spread of generated samples relative to real ones (about 1 when diverse)
+        values["diversity"] = _mean_pairwise_distance(fake_val[:256]) / max(real_spread, 1e-12)
         eval_seconds += time.perf_counter() - t0
         record = {"d_steps": st.d_steps, "g_steps": st.g_steps, "images_seen": st.images_seen,
                   "seconds": round(time.perf_counter() - t_start, 3), "split": "val", **st.pop_means(), **values,
@@ -194,7 +216,10 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
             real = real + noise_std * torch.randn_like(real)
             fake = fake + noise_std * torch.randn_like(fake)
         real_out, fake_out = D(real, y_real), D(fake, y_fake)
-        if trial.loss in BCE_LOSSES and (hp.label_smoothing or hp.label_flip):
+        if began:
+            l_real, l_fake = _recon_error(real_out, real), _recon_error(fake_out, fake)
+            d_loss = l_real - began_k * l_fake
+        elif trial.loss in BCE_LOSSES and (hp.label_smoothing or hp.label_flip):
             d_loss = _bce_with_targets(real_out, fake_out, hp)
         else:
             d_loss = loss.d_loss(real_out, fake_out)
@@ -208,14 +233,21 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
         st.d_steps += 1
         st.images_seen += hp.batch_size
         d_value = d_loss.item()
-        st.add(d_loss=d_value, d_acc_real=(real_out > 0).float().mean().item(),
-               d_acc_fake=(fake_out < 0).float().mean().item())
+        if began:  # balance update after each D step; M is BEGAN's convergence measure
+            lr_, lf_ = l_real.item(), l_fake.item()
+            began_k += hp.began_lambda_k * (hp.began_gamma * lr_ - lf_)
+            if hp.began_k_clip:
+                began_k = min(max(began_k, 0.0), 1.0)
+            st.add(d_loss=d_value, began_k=began_k, began_m=lr_ + abs(hp.began_gamma * lr_ - lf_))
+        else:
+            st.add(d_loss=d_value, d_acc_real=(real_out > 0).float().mean().item(),
+                   d_acc_fake=(fake_out < 0).float().mean().item())
         # ---- generator step
         g_stepped = False
         if st.d_steps > hp.d_warmup_steps and (st.d_steps - hp.d_warmup_steps) % hp.n_disc == 0:
             y_fake = labels(hp.batch_size)
             fake = G(_sample_z(hp, hp.batch_size, dev), y_fake)
-            g_loss = loss.g_loss(D(fake, y_fake))
+            g_loss = _recon_error(D(fake, y_fake), fake) if began else loss.g_loss(D(fake, y_fake))
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             g_norm = torch.sqrt(sum((p.grad.pow(2).sum() for p in G.parameters() if p.grad is not None),

@@ -49,6 +49,9 @@ _add(Variant("hinge", "hinge", defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.9}
      "hinge loss (SNGAN), Adam 2e-4 (0, 0.9)")
 _add(Variant("r1", "ns", "r1", defaults={"penalty_weight": 5.0}, reference="Mescheder et al. 2018"),
      "NS loss + R1 penalty on real data, gamma 10 (weight gamma/2 = 5)")
+_add(Variant("began", "began", defaults={"lr": 1e-4, "beta1": 0.5, "n_disc": 1},
+             reference="Berthelot et al. 2017"),
+     "BEGAN: autoencoder D, L(x) = mean|AE(x) - x|, L_D = L(x) - k L(G(z)), k += lambda_k (gamma L(x) - L(G(z)))")
 for _name in LOSSES.names():
     if _name.startswith("fgan-"):
         _add(Variant(_name, _name, reference="Nowozin et al. 2016"),

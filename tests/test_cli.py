@@ -54,3 +54,14 @@ def test_list_shows_every_registry(capsys):
     for word in ("GAN variants:", "wgan-gp", "architectures:", "mlp", "datasets:", "digits", "metrics:", "fid",
                  "feature extractors:", "inception"):
         assert word in out
+
+
+def test_stats_precomputes_reference_statistics(capsys):
+    import numpy as np
+
+    assert main(["stats", "digits", "--n", "150"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("digits val: classifier n=150 -> ")
+    with np.load(lines[1].split(" -> ")[1]) as f:
+        assert f["mu"].shape == (64,) and f["features"].shape == (150, 64)
+    assert main(["stats", "ring8"]) == 2
