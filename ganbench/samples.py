@@ -12,7 +12,11 @@ def save_samples(fake: torch.Tensor, info, path: Path, real: Optional[torch.Tens
     if info.kind == "image":
         from torchvision.utils import save_image
 
-        save_image((fake[:64].clamp(-1, 1) + 1) / 2, path, nrow=8, padding=1)
+        grid = (fake[:64].clamp(-1, 1) + 1) / 2
+        if grid.shape[-1] < 32:  # small images (8x8 digits): enlarge with nearest neighbours so they can be seen
+            factor = 32 // grid.shape[-1]
+            grid = torch.nn.functional.interpolate(grid, scale_factor=factor, mode="nearest")
+        save_image(grid, path, nrow=8, padding=2)
         return
     import matplotlib
 
