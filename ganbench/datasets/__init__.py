@@ -84,4 +84,4 @@ def split_indices(n: int, fractions: tuple[float, float, float], seed: int = 0) 
     return {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
 
 
-from ganbench.datasets import digits, toy  # noqa: E402,F401  (registers the built-in datasets)
+from ganbench.datasets import digits, polygons, toy, vision  # noqa: E402,F401  (registers the built-in datasets)
