@@ -205,11 +205,16 @@ def test_imagefolder_classes_split_and_resize(tmp_path):
     assert gray.x.shape == (2, 1, 16, 16) and torch.equal(gray.y, splits["test"].y)
 
 
-def test_imagefolder_unlabelled_and_errors(tmp_path):
+def test_imagefolder_unlabelled_and_errors(tmp_path, monkeypatch):
     for i in range(5):
         Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
     assert dataset_info("imagefolder", {"path": str(tmp_path), "size": 8}).num_classes is None
-    assert load_split("imagefolder", "train", None, {"path": str(tmp_path), "size": 8}).y is None
+    train = load_split("imagefolder", "train", None, {"path": str(tmp_path), "size": 8})
+    assert train.y is None and train.x.shape == (3, 3, 8, 8)  # 5 images: val and test get one each
+    relative = load_split("imagefolder", "train", tmp_path.parent, {"path": tmp_path.name, "size": 8})
+    assert torch.equal(relative.x, train.x)  # a relative path lies under the data directory
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path.parent))
+    assert dataset_info("imagefolder", {"path": tmp_path.name}).num_classes is None
     with pytest.raises(GanbenchError, match="option path is required"):
         load_split("imagefolder", "train", None, {})
     with pytest.raises(GanbenchError, match="is not a folder"):
@@ -217,6 +222,11 @@ def test_imagefolder_unlabelled_and_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(GanbenchError, match="no image files"):
         load_split("imagefolder", "train", None, {"path": str(tmp_path / "empty")})
+    (tmp_path / "two").mkdir()
+    for i in range(2):
+        Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "two" / f"{i}.png")
+    with pytest.raises(GanbenchError, match="need at least 3"):
+        load_split("imagefolder", "val", None, {"path": str(tmp_path / "two")})
     with pytest.raises(GanbenchError, match="channels must be 1 or 3"):
         dataset_info("imagefolder", {"path": str(tmp_path), "channels": 2})
 

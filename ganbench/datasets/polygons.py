@@ -1,12 +1,14 @@
 """``polygons``: the convex polygons of Lucic et al. 2018 (precision/recall experiment), generated procedurally.
 
 Lucic et al.: 28x28 gray triangles, 60k/10k/10k train/val/test, minimum segment angle 20 degrees, scale 0.75
-(compare_gan loads them as an 80k-image ``convex`` file; the generator itself was not released with it).
-Convention here, written from that description:
+(compare_gan v1 reads them from an 80k-image ``convex`` file: train the first 60k, test [-20k:-10k], val the last
+10k). Generated here, written from the study's description:
 - the circle is cut into ``vertices`` equal sectors of 360/k degrees; vertex i sits at angle
   phi_i = rot + i * 360/k + min/2 + u_i * (360/k - min), u_i ~ U[0, 1), rot ~ U[0, 360), so every *segment angle*
   (vertex A, centre, vertex B of consecutive vertices) is at least min = 20 degrees. By the inscribed-angle theorem a
-  triangle's interior angles are half the opposite segment angles, so each is at least 10 degrees;
+  triangle's interior angles are half the opposite segment angles, so each is at least 10 degrees. (Public
+  re-implementations of the study's generator draw vertex i in [i * 360/k + min/2, (i+1) * 360/k], which lets two
+  consecutive vertices come min/2 apart; here every segment angle respects min);
 - the vertices lie on a circle of diameter scale * 28 = 21 pixels centred in the image;
 - a pixel's value is the fraction of it the polygon covers: exact along x (the covered length of each sub-row in
   each pixel), midpoint rule over 8 sub-rows along y (exact where the covered length is linear within a sub-row,
@@ -15,7 +17,7 @@ Convention here, written from that description:
   (background +1, fully covered pixels -1).
 Splits are independent seeded draws (train: ``n_train`` images, default 60k, and a smaller ``n_train`` gives a prefix
 of the larger set; val and test: 10k each). Labels: none (num_classes None; the study's file labels every image with
-its vertex count, a constant). 80k images take about a second on one core, so nothing is cached.
+its vertex count, a constant). All 80k images take about 2.5 s on one core, so nothing is cached.
 Default extractor: ``inception`` as in the study (it needs pytorch-fid's weights); offline runs must name another
 feature space, and the ``classifier`` extractor cannot train here because there are no class labels.
 """

@@ -33,7 +33,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit, split_indices
+from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
 from ganbench.registry import GanbenchError
 
 DOWNLOAD_TIMEOUT_S = 10.0  # socket timeout while downloading: a stalled connection fails instead of hanging
@@ -245,8 +245,8 @@ class ImageFolder(Dataset):
     has no data_dir argument and so looks under ``$GANBENCH_DATA`` or the default: give an absolute path when a suite
     sets data_dir), ``size`` (64: shorter side resized to it, then centre crop), ``channels`` (3 RGB or 1 gray).
     Labelled when the folder holds only sub-folders of images, two or more (labels = sorted sub-folder names);
-    else every image below it, unlabelled. Fixed split 80/10/10 (train/val/test) by a seeded permutation of the
-    sorted file list.
+    else every image below it, unlabelled. Fixed split 80/10/10 (train/val/test; val and test at least one image
+    each) by a seeded permutation of the sorted file list.
     """
 
     option_defaults = {"path": None, "size": 64, "channels": 3}
@@ -293,7 +293,13 @@ class ImageFolder(Dataset):
     def load(self, split, data_dir, options) -> DataSplit:
         size, channels = self._check(options)
         files, labels, _ = self.scan(options, data_dir)
-        idx = np.sort(split_indices(len(files), (0.8, 0.1, 0.1), seed=SPLIT_SEED)[split])
+        if len(files) < 3:
+            raise GanbenchError(f"imagefolder: {len(files)} image(s) under {options['path']}; need at least 3 "
+                                "(one each for train, val and test)")
+        n_hold = max(1, int(round(0.1 * len(files))))  # val and test: 10% each, at least one image
+        perm = np.random.default_rng(SPLIT_SEED).permutation(len(files))
+        parts = {"test": perm[:n_hold], "val": perm[n_hold:2 * n_hold], "train": perm[2 * n_hold:]}
+        idx = np.sort(parts[split])
         x = to_float(decode_images([files[i] for i in idx], size, channels))
         return DataSplit(x, None if labels is None else torch.from_numpy(labels[idx]))
 
