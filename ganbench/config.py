@@ -59,6 +59,7 @@ HPARAM_NAMES = tuple(HParams.model_fields)
 class DatasetSpec(Strict):
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
+    extractor: Optional[str] = None  # feature extractor for this dataset (wins over eval.extractor)
 
 
 class GanSpec(Strict):
@@ -297,6 +298,8 @@ def check_names(suite: Suite, source: str) -> None:
     for i, d in enumerate(suite.datasets):
         _named(datasets.DATASETS, d.name, f"{source}: datasets[{i}].name")
         datasets.DATASETS.get(d.name).check_options(d.options, f"{source}: datasets[{i}].options")
+        if d.extractor is not None:
+            _named(evaluation.EXTRACTORS, d.extractor, f"{source}: datasets[{i}].extractor")
     for i, g in enumerate(suite.gans):
         _named(variants.VARIANTS, g.variant, f"{source}: gans[{i}].{'preset' if g.preset else 'name'}")
         check_hparams_block(g.hparams, f"{source}: gans[{i}].hparams")

@@ -98,7 +98,7 @@ def expand(suite: Suite) -> list[Trial]:
         info = dataset_info(ds.name, ds.options)
         variant = VARIANTS.get(gan.variant)
         fixed, grid, dists = resolve_space([variant.defaults, suite.hparams, arch.hparams, gan.hparams])
-        eval_cfg = _resolve_eval(suite, info)
+        eval_cfg = _resolve_eval(suite, info, ds.extractor)
         n_draws = suite.search.num_samples if dists else 1
         rng = _rng_for(suite.search.seed, ds.name, gan.name, arch.name)
         draws = [{k: d.sample(rng) for k, d in sorted(dists.items())} for _ in range(n_draws)]
@@ -121,13 +121,13 @@ def expand(suite: Suite) -> list[Trial]:
     return trials
 
 
-def _resolve_eval(suite: Suite, info) -> dict:
+def _resolve_eval(suite: Suite, info, ds_extractor=None) -> dict:
     e = suite.eval
     metrics = list(e.metrics) if e.metrics else list(info.default_metrics)
     from ganbench.evaluation import METRICS
 
     metrics = [m for m in metrics if METRICS.get(m).kind == info.kind] or list(info.default_metrics)
-    extractor = (e.extractor or info.default_extractor) if info.kind == "image" else None
+    extractor = (ds_extractor or e.extractor or info.default_extractor) if info.kind == "image" else None
     outputs = {o for m in metrics for o in METRICS.get(m).outputs}
     primary = e.primary if e.primary in outputs else info.primary
     return {"every_d_steps": e.every_d_steps, "every_g_steps": e.every_g_steps, "n_samples": e.n_samples,

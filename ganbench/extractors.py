@@ -248,6 +248,24 @@ def build_classifier(dataset: str, options: dict | None = None, data_dir=None, d
                      {"classifier_test_accuracy": round(saved["test_accuracy"], 4)})
 
 
+@EXTRACTORS.register("random", help="fixed randomly initialised CNN (seed 0): offline features for unlabelled "
+                                    "images; only comparable with itself")
+def build_random(dataset: str, options: dict | None = None, device: str = "cpu", **_) -> Extractor:
+    """Random-network embedding (cf. Naeem et al. 2020): the classifier's conv body, untrained, seed 0. It needs no
+    labels and no download, so unlabelled datasets (polygons, imagefolder) can be scored offline."""
+    from ganbench.datasets import dataset_info
+
+    info = dataset_info(dataset, options or {})
+    if info.kind != "image":
+        raise GanbenchError(f"extractor 'random' needs an image dataset; {dataset!r} is not one")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = SmallClassifier(info.shape[0], 10, CLASSIFIER_RECIPE["dim"])
+    model = model.to(device).eval()
+    return Extractor("random", model, CLASSIFIER_RECIPE["dim"], state_dict_sha(model.state_dict()),
+                     f"native {info.shape[1]}x{info.shape[2]}, no resize", {})
+
+
 def get_extractor(name: str, dataset: str, options: dict | None = None, data_dir=None,
                   device: str = "cpu") -> Extractor:
     return EXTRACTORS.get(name)(dataset=dataset, options=options or {}, data_dir=data_dir, device=device)
