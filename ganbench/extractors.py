@@ -261,6 +261,10 @@ def build_random(dataset: str, options: dict | None = None, device: str = "cpu",
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = SmallClassifier(info.shape[0], 10, CLASSIFIER_RECIPE["dim"])
+        for m in model.body:  # He init keeps activations O(1) through the ReLUs, so distances are readable
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
     model = model.to(device).eval()
     return Extractor("random", model, CLASSIFIER_RECIPE["dim"], state_dict_sha(model.state_dict()),
                      f"native {info.shape[1]}x{info.shape[2]}, no resize", {})
