@@ -104,3 +104,21 @@ def test_real_inception_weights_if_present():
     ext = get_extractor("inception", "digits")
     feats, logits = ext.features_and_logits(torch.zeros(2, 3, 32, 32))
     assert feats.shape == (2, 2048) and logits.shape == (2, 1008)
+
+
+def test_random_extractor_is_fixed_and_needs_no_labels():
+    a, b = get_extractor("random", "digits"), get_extractor("random", "digits")
+    assert a.weights_sha == b.weights_sha and a.name == "random"
+    x = load_split("digits", "test").x[:50]
+    np.testing.assert_array_equal(a.features_and_logits(x)[0], b.features_and_logits(x)[0])
+
+
+def test_dataset_entry_chooses_its_extractor(tmp_path):
+    from ganbench.config import load_suite
+    from ganbench.expand import expand
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\ndatasets: [{name: digits, extractor: random}]\ngans: [ns]\narchitectures: [mlp]\n"
+                 "budget: {d_steps: 5}\neval: {extractor: classifier}\n")
+    (trial,) = expand(load_suite(p))
+    assert trial.eval["extractor"] == "random"
