@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ganbench.datasets import DatasetInfo, load_split
-from ganbench.extractors import EXTRACTORS, Extractor, atomic_write_bytes, cache_dir  # noqa: F401  (re-export)
+from ganbench.extractors import EXTRACTORS, Extractor, cache_dir  # noqa: F401  (re-export)
+from ganbench.results import atomic_write_bytes
 from ganbench.metrics import functional as mf
 from ganbench.registry import GanbenchError, Registry
 

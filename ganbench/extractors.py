@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.registry import GanbenchError, Registry
+from ganbench.results import atomic_write_bytes
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
@@ -28,18 +28,6 @@ INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
 def cache_dir() -> Path:
     """Where extractors and reference statistics are cached: $GANBENCH_CACHE or ~/.cache/ganbench."""
     return Path(os.environ.get("GANBENCH_CACHE", Path.home() / ".cache" / "ganbench"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def state_dict_sha(state: dict) -> str:
