@@ -34,6 +34,10 @@ class HParams(Strict):
     lr_d: Optional[float] = Field(None, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
+    beta1_g: Optional[float] = Field(None, ge=0, lt=1)  # per-network Adam betas; default: beta1 / beta2
+    beta1_d: Optional[float] = Field(None, ge=0, lt=1)
+    beta2_g: Optional[float] = Field(None, ge=0, lt=1)
+    beta2_d: Optional[float] = Field(None, ge=0, lt=1)
     n_disc: int = Field(1, ge=1)  # D steps per G step
     d_warmup_steps: int = Field(0, ge=0)  # D steps before G is first updated (counted in the D-step budget)
     penalty_weight: float = Field(0.0, ge=0)  # the trainer adds penalty_weight * penalty

@@ -61,10 +61,13 @@ def _device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def _optimizer(hp: HParams, params, lr: float):
+def _optimizer(hp: HParams, params, net: str):
+    """Adam or RMSprop for net 'g' or 'd', with that net's learning rate and betas where set (TTUR)."""
+    lr = getattr(hp, f"lr_{net}") or hp.lr
     if hp.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=(hp.beta1, hp.beta2))
+    b1, b2 = getattr(hp, f"beta1_{net}"), getattr(hp, f"beta2_{net}")
+    return torch.optim.Adam(params, lr=lr, betas=(hp.beta1 if b1 is None else b1, hp.beta2 if b2 is None else b2))
 
 
 def _sample_z(hp: HParams, n: int, device, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -140,8 +143,8 @@ def run_trial(trial: Trial, out_dir: Path, report: Optional[ReportFn] = None, de
     G, D = build_models(trial.architecture, info.shape, hp.z_dim, arch_options(trial),
                         num_classes=info.num_classes if conditional else None)
     G, D = G.to(dev), D.to(dev)
-    opt_g = _optimizer(hp, G.parameters(), hp.lr_g or hp.lr)
-    opt_d = _optimizer(hp, D.parameters(), hp.lr_d or hp.lr)
+    opt_g = _optimizer(hp, G.parameters(), "g")
+    opt_d = _optimizer(hp, D.parameters(), "d")
     began = trial.loss == "began"
     began_k = 0.0
     loss = None if began else get_loss(trial.loss, **trial.loss_options)
