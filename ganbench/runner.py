@@ -156,7 +156,7 @@ def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
             run_config=tune.RunConfig(
                 name=f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(results / "_ray"),
                 verbose=0, failure_config=tune.FailureConfig(max_failures=0),
-                callbacks=[_Progress(by_id, len(todo), log)]))
+                callbacks=[_progress_callback(by_id, len(todo), log)]))
         grid = tuner.fit()
         for r in grid:
             tid = Trial.from_dict(r.config["trial"]).id
@@ -167,29 +167,27 @@ def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
             ray.shutdown()
 
 
-def _progress_callback_base():
+def _progress_callback(by_id: dict, total: int, log):
+    """A Tune callback printing one line per finished trial (built here so importing this module needs no Ray)."""
     from ray.tune import Callback
 
-    return Callback
+    class Progress(Callback):
+        def __init__(self):
+            self.n = 0
 
+        def _line(self, trial, text: str) -> None:
+            self.n += 1
+            t = by_id[Trial.from_dict(trial.config["trial"]).id]
+            log(f"[{self.n}/{total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: {text}")
 
-class _Progress(_progress_callback_base()):
-    """One line per finished trial on the driver's console."""
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            r = trial.last_result or {}
+            p = r.get("primary")
+            score = f" {p}={r.get('best_' + p, float('nan')):.4g}" if p else ""
+            self._line(trial, f"{r.get('status', '?')}{score} ({r.get('wall_seconds', 0):.0f}s)")
 
-    def __init__(self, by_id: dict, total: int, log):
-        self.by_id, self.total, self.log, self.n = by_id, total, log, 0
+        def on_trial_error(self, iteration, trials, trial, **info):
+            tid = Trial.from_dict(trial.config["trial"]).id
+            self._line(trial, f"failed (see {trial_dir(Path(trial.config['results']), tid)}/summary.json)")
 
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.n += 1
-        t = self.by_id.get(Trial.from_dict(trial.config["trial"]).id)
-        r = trial.last_result or {}
-        p = r.get("primary")
-        score = f"{p}={r.get('best_' + p, float('nan')):.4g}" if p else ""
-        self.log(f"[{self.n}/{self.total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: "
-                 f"{r.get('status', '?')} {score} ({r.get('wall_seconds', 0):.0f}s)")
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self.n += 1
-        t = self.by_id.get(Trial.from_dict(trial.config["trial"]).id)
-        self.log(f"[{self.n}/{self.total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: failed "
-                 f"(see {trial_dir(Path(trial.config['results']), t.id)})")
+    return Progress()
