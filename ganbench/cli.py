@@ -18,9 +18,10 @@ def _cmd_validate(args) -> int:
     preflight(trials)
     for t in trials:
         print(t.describe())
-    print(f"{args.suite}: valid; {len(trials)} trials "
-          f"({len(suite.datasets)} datasets x {len(suite.gans)} GANs x {len(suite.architectures)} architectures "
-          f"x search samples x {len(suite.seeds)} seeds), budget {suite.budget.unit}={suite.budget.steps}")
+    configs = len(trials) // len(suite.seeds)
+    print(f"{args.suite}: valid; {len(trials)} trials = {configs} configurations ({len(suite.datasets)} datasets x "
+          f"{len(suite.gans)} GANs x {len(suite.architectures)} architectures x search points) x "
+          f"{len(suite.seeds)} seeds; budget {suite.budget.unit}={suite.budget.steps}")
     return 0
 
 

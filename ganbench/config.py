@@ -312,8 +312,17 @@ def check_names(suite: Suite, source: str) -> None:
         _named(models.ARCHITECTURES, a.name, f"{source}: architectures[{i}].name")
         check_hparams_block(a.hparams, f"{source}: architectures[{i}].hparams")
     check_hparams_block(suite.hparams, f"{source}: hparams")
+    kinds = {datasets.dataset_info(d.name, d.options).kind for d in suite.datasets}
     for m in suite.eval.metrics or []:
         _named(evaluation.METRICS, m, f"{source}: eval.metrics")
+        if evaluation.METRICS.get(m).kind not in kinds:
+            raise GanbenchError(f"{source}: eval.metrics: {m!r} scores {evaluation.METRICS.get(m).kind} datasets and "
+                                f"this suite has none (its datasets: {', '.join(d.name for d in suite.datasets)})")
+    if suite.eval.primary is not None:
+        outputs = {o for m in evaluation.METRICS.names() for o in evaluation.METRICS.get(m).outputs}
+        if suite.eval.primary not in outputs:
+            raise GanbenchError(f"{source}: eval.primary: unknown metric value {suite.eval.primary!r}; allowed: "
+                                f"{', '.join(sorted(outputs))}")
     if suite.eval.extractor is not None:
         _named(evaluation.EXTRACTORS, suite.eval.extractor, f"{source}: eval.extractor")
 

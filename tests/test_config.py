@@ -104,3 +104,11 @@ def test_samples_stay_in_range():
     # log-uniform: about half of the draws below the geometric midpoint
     assert 0.4 < np.mean(np.array(values) < 10 ** -3.5) < 0.6
     assert {parse_expression("choice([1, 5])").sample(rng) for _ in range(50)} == {1, 5}
+
+
+def test_metric_that_fits_no_dataset_is_an_error(tmp_path):
+    with pytest.raises(GanbenchError, match="eval.metrics: 'kid' scores image datasets and this suite has none"):
+        load_suite(write(tmp_path, BASE + "eval: {metrics: [kid]}\n"))
+    with pytest.raises(GanbenchError, match="eval.primary: unknown metric value 'fdi'"):
+        load_suite(write(tmp_path, BASE + "eval: {primary: fdi}\n"))
+    assert load_suite(write(tmp_path, BASE + "eval: {primary: reverse_kl}\n")).eval.primary == "reverse_kl"
