@@ -128,6 +128,48 @@ def _plot_curves(history: pd.DataFrame, frame: pd.DataFrame, metric: str, path: 
     return True
 
 
+def budget_curve(scores: np.ndarray, better_max: bool, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Lucic et al.'s search-budget analysis: the best score reachable with k sampled configurations, estimated by
+    drawing k of the observed scores with replacement, n_boot times, for k = 1..len(scores). Returns k, mean and
+    the 5% / 95% quantiles of the best-of-k."""
+    scores = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(1, len(scores) + 1):
+        draws = scores[rng.integers(len(scores), size=(n_boot, k))]
+        best = draws.max(axis=1) if better_max else draws.min(axis=1)
+        rows.append({"k": k, "mean": best.mean(), "q05": np.quantile(best, 0.05), "q95": np.quantile(best, 0.95)})
+    return pd.DataFrame(rows)
+
+
+def _plot_budget(frame: pd.DataFrame, metric: str, path: Path, title: str) -> bool:
+    """Best score reachable with a search budget of k trials, per variant (only where some variant has > 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    col = f"best_{metric}"
+    groups = {g: d[col].dropna().to_numpy() for g, d in frame.groupby("gan")} if col in frame else {}
+    if not groups or max(len(v) for v in groups.values()) < 3:
+        return False
+    better_max = OUTPUT_DIRECTIONS.get(metric) == "max"
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    for gan, scores in sorted(groups.items()):
+        if len(scores):
+            curve = budget_curve(scores, better_max)
+            ax.plot(curve.k, curve["mean"], marker="o", markersize=3, label=gan)
+            ax.fill_between(curve.k, curve.q05, curve.q95, alpha=0.2)
+    ax.set_xlabel("search budget k (trials)")
+    ax.set_ylabel(f"{'max' if better_max else 'min'} {metric} over k (test)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def _slug(*parts) -> str:
     parts = [int(p) if isinstance(p, float) and p.is_integer() else p for p in parts]
     return "-".join("".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(p)) for p in parts)
@@ -172,6 +214,11 @@ def make_report(results: Path, out: Path | None = None) -> Path:
             curve = f"figures/{_slug('curves', dataset, metric, *prov.values())}.png"
             if _plot_curves(history, group, metric, out / curve, f"{dataset}: {metric} during training"):
                 md += [f"![{metric} against discriminator steps]({curve})", ""]
+            budget = f"figures/{_slug('budget', dataset, metric, *prov.values())}.png"
+            if _plot_budget(group, metric, out / budget, f"{dataset}: best {metric} reachable with k trials"):
+                md += [f"Best {metric} reachable with a search budget of k trials (bootstrap over this variant's "
+                       "trials, 1000 draws; band 5-95%), as in Lucic et al. 2018:", "",
+                       f"![{metric} against search budget]({budget})", ""]
         md += _best_samples(results, dframe, metric, out)
     summary = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
