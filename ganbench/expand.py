@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ganbench.config import HParams, Suite
-from ganbench.datasets import DATASETS, dataset_info
+from ganbench.datasets import dataset_info
 from ganbench.registry import GanbenchError
-from ganbench.searchspace import Distribution, looks_like_expression, parse_expression
+from ganbench.searchspace import looks_like_expression, parse_expression
 from ganbench.variants import VARIANTS
 
 

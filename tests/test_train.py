@@ -133,7 +133,6 @@ def test_conditional_generator_follows_its_labels(tmp_path, arch, conditioning, 
                  f"hparams: {{conditioning: {conditioning}}}\neval: {{n_samples: 200}}\n")
     (trial,) = expand(load_suite(p))
     run_trial(trial, tmp_path / "t")
-    from ganbench.datasets import dataset_info
     from ganbench.models import build_models
     from ganbench.train import arch_options
 
