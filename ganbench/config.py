@@ -89,22 +89,34 @@ class SearchSpec(Strict):
 
 
 class BudgetSpec(Strict):
+    """A trial's budget, in exactly one unit: D steps (compare_gan's "steps"), G steps, real images seen by D,
+    training seconds (not reproducible: depends on the machine), or FLOPs (matmuls and convolutions of D and G
+    steps, penalties' double backward included, counted per trial)."""
+
     d_steps: Optional[int] = Field(None, ge=1)
     g_steps: Optional[int] = Field(None, ge=1)
+    images: Optional[int] = Field(None, ge=1)
+    seconds: Optional[float] = Field(None, gt=0)
+    flops: Optional[float] = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one_unit(self):
-        if (self.d_steps is None) == (self.g_steps is None):
-            raise ValueError("give exactly one of d_steps or g_steps")
+        given = [u for u in BUDGET_UNITS if getattr(self, u) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(BUDGET_UNITS)}")
         return self
 
     @property
     def unit(self) -> str:
-        return "d_steps" if self.d_steps is not None else "g_steps"
+        return next(u for u in BUDGET_UNITS if getattr(self, u) is not None)
 
     @property
-    def steps(self) -> int:
-        return self.d_steps if self.d_steps is not None else self.g_steps
+    def steps(self) -> int | float:
+        value = getattr(self, self.unit)
+        return int(value) if self.unit == "flops" else value
+
+
+BUDGET_UNITS = ("d_steps", "g_steps", "images", "seconds", "flops")
 
 
 class EvalSpec(Strict):
@@ -124,8 +136,15 @@ class EvalSpec(Strict):
 
 
 class ResourcesSpec(Strict):
-    cpu: float = Field(1.0, gt=0)
+    """How trials run, never what they compute (not part of a trial's identity)."""
+
+    cpu: float = Field(1.0, gt=0)  # per Ray Tune trial (a pack of trials when pack > 1)
     gpu: float = Field(0.0, ge=0)
+    pack: int = Field(1, ge=1, le=1024)  # trials trained as one network (same config but seed/lr/betas)
+    checkpoint_every_d_steps: Optional[int] = Field(None, ge=1)  # default: about a tenth of the budget
+    amp: Optional[Literal["bf16"]] = None  # mixed precision on CUDA
+    channels_last: bool = False  # channels-last convolutions on CUDA (single trials)
+    compile: bool = False  # torch.compile the networks of single trials
 
 
 def _listify(value):

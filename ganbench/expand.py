@@ -10,65 +10,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ganbench.config import HParams, Suite
 from ganbench.datasets import dataset_info
+from ganbench.plan import EvalSettings, Trial
 from ganbench.registry import GanbenchError
 from ganbench.searchspace import looks_like_expression, parse_expression
 from ganbench.variants import VARIANTS
-
-
-@dataclass(frozen=True)
-class Trial:
-    suite: str
-    dataset: str
-    gan: str  # the suite's name for the entry
-    variant: str  # the registered preset
-    loss: str
-    penalty: str
-    architecture: str
-    seed: int
-    sample: int  # index of the search sample
-    hparams: dict  # every HParams field, resolved
-    budget_unit: str  # d_steps | g_steps
-    budget_steps: int
-    eval: dict  # resolved: every_d_steps, every_g_steps, n_samples, n_real, metrics, extractor, primary
-    dataset_options: dict = field(default_factory=dict)
-    loss_options: dict = field(default_factory=dict)
-    penalty_options: dict = field(default_factory=dict)
-    searched: tuple = ()  # names of the searched hyperparameters (for display; not part of the identity)
-
-    def identity(self) -> dict:
-        d = asdict(self)
-        d.pop("suite")
-        d.pop("searched")
-        return d
-
-    @property
-    def id(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Trial":
-        return cls(**{**d, "searched": tuple(d.get("searched", ()))})
-
-    def describe(self) -> str:
-        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items()
-                             if k in self.searched)
-        return (f"{self.id}  {self.dataset:<10} {self.gan:<10} {self.architecture:<8} seed={self.seed} "
-                f"sample={self.sample} {self.budget_unit}={self.budget_steps}" + (f"  {searched}" if searched else ""))
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _rng_for(seed: int, *keys: str) -> np.random.Generator:
@@ -112,7 +62,7 @@ def expand(suite: Suite) -> list[Trial]:
                 trials.append(Trial(
                     suite=suite.name, dataset=ds.name, gan=gan.name, variant=variant.name, loss=variant.loss,
                     penalty=variant.penalty, architecture=arch.name, seed=seed, sample=sample, hparams=hp,
-                    budget_unit=suite.budget.unit, budget_steps=suite.budget.steps, eval=dict(eval_cfg),
+                    budget_unit=suite.budget.unit, budget_steps=suite.budget.steps, eval=eval_cfg,
                     dataset_options=dict(ds.options), loss_options={**variant.loss_options, **gan.loss_options},
                     penalty_options={**variant.penalty_options, **gan.penalty_options}, searched=tuple(sorted([*grid, *dists]))))
     ids = [t.id for t in trials]
@@ -121,7 +71,7 @@ def expand(suite: Suite) -> list[Trial]:
     return trials
 
 
-def _resolve_eval(suite: Suite, info, ds_extractor=None) -> dict:
+def _resolve_eval(suite: Suite, info, ds_extractor=None) -> EvalSettings:
     e = suite.eval
     metrics = list(e.metrics) if e.metrics else list(info.default_metrics)
     from ganbench.evaluation import METRICS
@@ -130,5 +80,5 @@ def _resolve_eval(suite: Suite, info, ds_extractor=None) -> dict:
     extractor = (ds_extractor or e.extractor or info.default_extractor) if info.kind == "image" else None
     outputs = {o for m in metrics for o in METRICS.get(m).outputs}
     primary = e.primary if e.primary in outputs else info.primary
-    return {"every_d_steps": e.every_d_steps, "every_g_steps": e.every_g_steps, "n_samples": e.n_samples,
-            "n_real": e.n_real, "metrics": metrics, "extractor": extractor, "primary": primary}
+    return EvalSettings(every_d_steps=e.every_d_steps, every_g_steps=e.every_g_steps, n_samples=e.n_samples,
+                        n_real=e.n_real, metrics=tuple(metrics), extractor=extractor, primary=primary)

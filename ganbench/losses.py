@@ -3,8 +3,12 @@
 Conventions (every loss):
 - Arguments are raw discriminator outputs V(x), shape [B]: logits, no sigmoid applied. D(x) = sigmoid(V(x)) where a
   probability is meant.
-- ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)`` return scalars that the trainer *minimises*; each is the batch
-  mean of the paper's formula with no extra factor (no 1/2 on the cross-entropy terms).
+- ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)`` return what the trainer *minimises*: the mean over the last
+  (batch) dimension of the paper's formula with no extra factor (no 1/2 on the cross-entropy terms). Outputs of shape
+  [B] give a scalar; outputs of shape [K, B] (K trials trained as one pack) give one loss per trial, shape [K].
+- The trainer calls ``d_objective``/``g_objective`` (defaults: ``d_loss``/``g_loss``), which may also use the inputs
+  of D and per-trial random draws; ``diagnostics`` returns per-trial values logged at evaluation points. A loss with
+  state (BEGAN's balance term k) keeps it as a [K] tensor, updated by ``after_d_step`` and saved by ``state_dict``.
 - Logs of sigmoids go through softplus (-log sigmoid(v) = softplus(-v), -log(1 - sigmoid(v)) = softplus(v)), never
   through log(sigmoid(v)), so the losses stay finite for any finite V.
 - ``get_loss(name, **options)`` checks the options; ``loss.options`` holds every option with its resolved value.
@@ -34,10 +38,31 @@ PEARSON_RATIO_FLOOR = 1e-6
 LOSSES: Registry = Registry("loss")
 
 
-class Loss:
-    """Base class: ``name``, ``options``, ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)``."""
+@dataclass(frozen=True)
+class Interval:
+    """A numeric option's allowed range [lo, hi) and its default."""
 
-    OPTIONS: dict[str, tuple] = {}  # option -> allowed values, the first is the default
+    lo: float
+    hi: float
+    default: float
+
+    def allows(self, value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and self.lo <= value < self.hi
+
+    def __str__(self) -> str:
+        return f"a number in [{self.lo}, {self.hi})"
+
+
+class Loss:
+    """Base class: ``name``, ``options``, ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)``.
+
+    The trainer's protocol (defaults suit every loss of raw logits): ``d_output`` is what D must return ("logit" or
+    "autoencoder"); ``d_objective``/``g_objective`` give the per-trial losses; ``diagnostics`` the per-trial values
+    logged at evaluation points; ``init_state``/``after_d_step``/``state_dict``/``load_state_dict`` carry state.
+    """
+
+    OPTIONS: dict[str, tuple | Interval] = {}  # option -> allowed values (the first is the default) or an Interval
+    d_output = "logit"
 
     def __init__(self, name: str, **options):
         self.name = name
@@ -49,31 +74,78 @@ class Loss:
     def g_loss(self, fake_out: Tensor) -> Tensor:
         raise NotImplementedError
 
+    # ---- the trainer's protocol
+    def d_objective(self, real_out: Tensor, fake_out: Tensor, real: Tensor, fake: Tensor, rng=None) -> Tensor:
+        """Per-trial D loss; ``real``/``fake`` are D's inputs, ``rng`` draws per-trial random numbers."""
+        return self.d_loss(real_out, fake_out)
+
+    def g_objective(self, fake_out: Tensor, fake: Tensor) -> Tensor:
+        return self.g_loss(fake_out)
+
+    def diagnostics(self, real_out: Tensor, fake_out: Tensor, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Per-trial values of one D step (no gradient): how often D calls real real and fake fake."""
+        return {"d_acc_real": (real_out > 0).float().mean(-1), "d_acc_fake": (fake_out < 0).float().mean(-1)}
+
+    def init_state(self, k: int, device) -> None:
+        """Make the state of ``k`` trials trained as one (none for stateless losses)."""
+
+    def after_d_step(self, real_out: Tensor, fake_out: Tensor, real: Tensor, fake: Tensor) -> None:
+        """Update the state after a D step (no gradient)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
 
 
-@LOSSES.register("mm", help="minimax GAN (Goodfellow 2014): G minimises log(1 - D(G(z))), saturates")
+@LOSSES.register("mm", help="minimax GAN (Goodfellow 2014): G minimises log(1 - D(G(z))), saturates; options "
+                          "label_smoothing, label_flip")
 class MinimaxLoss(Loss):
     """D: -E[log D(x)] - E[log(1 - D(G(z)))]; G: E[log(1 - D(G(z)))] = -E[softplus(V(G(z)))].
 
     The generator gradient is -sigmoid(V) per sample: it vanishes when D rejects the fakes (V << 0).
+
+    Training practices of the seed texts, as options of D's cross-entropy (the trainer sets them from the
+    hyperparameters of the same names): ``label_smoothing`` s gives real samples the target 1 - s (one-sided
+    smoothing, Salimans et al. 2016); ``label_flip`` p flips each D target (real and fake) with probability p,
+    drawn per sample from the trial's own random stream.
     """
 
+    OPTIONS = {"label_smoothing": Interval(0.0, 0.5, 0.0), "label_flip": Interval(0.0, 0.5, 0.0)}
+
     def d_loss(self, real_out, fake_out):
-        return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+        return F.softplus(-real_out).mean(-1) + F.softplus(fake_out).mean(-1)
 
     def g_loss(self, fake_out):
-        return -F.softplus(fake_out).mean()
+        return -F.softplus(fake_out).mean(-1)
+
+    def d_objective(self, real_out, fake_out, real, fake, rng=None):
+        smoothing, flip = self.options.get("label_smoothing", 0.0), self.options.get("label_flip", 0.0)
+        if not smoothing and not flip:
+            return self.d_loss(real_out, fake_out)
+        t_real = torch.full_like(real_out, 1.0 - smoothing)
+        t_fake = torch.zeros_like(fake_out)
+        if flip:
+            draw = rng.rand if rng is not None else (lambda shape: torch.rand(shape, device=real_out.device))
+            t_real = torch.where(draw(real_out.shape) < flip, 1.0 - t_real, t_real)
+            t_fake = torch.where(draw(fake_out.shape) < flip, 1.0 - t_fake, t_fake)
+        bce = F.binary_cross_entropy_with_logits
+        return bce(real_out, t_real, reduction="none").mean(-1) + bce(fake_out, t_fake, reduction="none").mean(-1)
 
 
-@LOSSES.register("ns", help="non-saturating GAN (Goodfellow 2014): G minimises -log D(G(z))")
+@LOSSES.register("ns", help="non-saturating GAN (Goodfellow 2014): G minimises -log D(G(z)); options "
+                          "label_smoothing, label_flip")
 class NonSaturatingLoss(MinimaxLoss):
-    """D as ``mm``; G: -E[log D(G(z))] = E[softplus(-V(G(z)))], gradient -sigmoid(-V), about -1 when D wins."""
+    """D as ``mm`` (with its options); G: -E[log D(G(z))] = E[softplus(-V(G(z)))], gradient -sigmoid(-V), about -1
+    when D wins."""
 
     def g_loss(self, fake_out):
-        return F.softplus(-fake_out).mean()
+        return F.softplus(-fake_out).mean(-1)
 
 
 @LOSSES.register("wgan", help="Wasserstein GAN (Arjovsky 2017): linear critic, needs clipping or a penalty")
@@ -81,10 +153,10 @@ class WassersteinLoss(Loss):
     """D: E[V(G(z))] - E[V(x)]; G: -E[V(G(z))]."""
 
     def d_loss(self, real_out, fake_out):
-        return fake_out.mean() - real_out.mean()
+        return fake_out.mean(-1) - real_out.mean(-1)
 
     def g_loss(self, fake_out):
-        return -fake_out.mean()
+        return -fake_out.mean(-1)
 
 
 @LOSSES.register("hinge", help="hinge loss (Lim & Ye 2017, Miyato 2018): D margin 1, G -E[V(G(z))]")
@@ -92,10 +164,10 @@ class HingeLoss(Loss):
     """D: E[relu(1 - V(x))] + E[relu(1 + V(G(z)))]; G: -E[V(G(z))]."""
 
     def d_loss(self, real_out, fake_out):
-        return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
+        return F.relu(1.0 - real_out).mean(-1) + F.relu(1.0 + fake_out).mean(-1)
 
     def g_loss(self, fake_out):
-        return -fake_out.mean()
+        return -fake_out.mean(-1)
 
 
 @LOSSES.register("ls", help="least squares GAN (Mao 2017) on raw outputs; form=compare_gan on sigmoid outputs")
@@ -114,10 +186,10 @@ class LeastSquaresLoss(Loss):
         return torch.sigmoid(v) if self.options["form"] == "compare_gan" else v
 
     def d_loss(self, real_out, fake_out):
-        return 0.5 * (self._out(real_out) - 1.0).pow(2).mean() + 0.5 * self._out(fake_out).pow(2).mean()
+        return 0.5 * (self._out(real_out) - 1.0).pow(2).mean(-1) + 0.5 * self._out(fake_out).pow(2).mean(-1)
 
     def g_loss(self, fake_out):
-        return 0.5 * (self._out(fake_out) - 1.0).pow(2).mean()
+        return 0.5 * (self._out(fake_out) - 1.0).pow(2).mean(-1)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -219,12 +291,12 @@ class FGANLoss(Loss):
 
     def d_loss(self, real_out, fake_out):
         div = self.divergence
-        return -div.activation(real_out).mean() + div.conjugate(fake_out).mean()
+        return -div.activation(real_out).mean(-1) + div.conjugate(fake_out).mean(-1)
 
     def g_loss(self, fake_out):
         if self.generator_divergence is None:
-            return -self.divergence.activation(fake_out).mean()
-        return self.generator_divergence.f_of_log(self.divergence.log_ratio(fake_out)).mean()
+            return -self.divergence.activation(fake_out).mean(-1)
+        return self.generator_divergence.f_of_log(self.divergence.log_ratio(fake_out)).mean(-1)
 
 
 def _fgan_factory(key: str) -> Callable[..., FGANLoss]:
@@ -241,16 +313,21 @@ for _key, _div in DIVERGENCES.items():
                help=f"f-GAN (Nowozin 2016), {_div.name} f(u) = {_div.f_text}; option generator= (Poole 2016)")
 
 
-def _resolve_options(name: str, allowed: dict[str, tuple], options: dict) -> dict:
+def _resolve_options(name: str, allowed: dict, options: dict) -> dict:
     """Fill defaults and reject unknown option names or values with one clear line."""
     for key, value in options.items():
         if key not in allowed:
             names = ", ".join(sorted(allowed)) or "none"
             raise GanbenchError(f"loss {name!r} has no option {key!r}; allowed options: {names}")
-        if value not in allowed[key]:
-            values = ", ".join(repr(v) for v in allowed[key])
+        rule = allowed[key]
+        if isinstance(rule, Interval):
+            if not rule.allows(value):
+                raise GanbenchError(f"loss {name!r}: option {key}={value!r} is not allowed; allowed values: {rule}")
+        elif value not in rule:
+            values = ", ".join(repr(v) for v in rule)
             raise GanbenchError(f"loss {name!r}: option {key}={value!r} is not allowed; allowed values: {values}")
-    return {key: options.get(key, values[0]) for key, values in allowed.items()}
+    return {key: options.get(key, rule.default if isinstance(rule, Interval) else rule[0])
+            for key, rule in allowed.items()}
 
 
 def get_loss(name: str, **options) -> Loss:
@@ -258,3 +335,6 @@ def get_loss(name: str, **options) -> Loss:
     factory = LOSSES.get(name)
     resolved = _resolve_options(name, getattr(factory, "OPTIONS", {}), options)
     return factory(name, **resolved)
+
+
+from ganbench import began  # noqa: E402,F401  (registers the BEGAN loss, which has state)

@@ -3,7 +3,12 @@
 Before any trial starts, the driver checks every trial (models build for their data shapes), trains or loads the
 feature extractors and computes the reference statistics, so trials only read shared caches. Trials already
 completed (or diverged) in the results directory are skipped; a trial that raised is recorded as ``failed`` and
-tried again by the next run. ``trials.csv`` is rebuilt from every trial directory at the end.
+tried again by the next run; an interrupted trial resumes from its checkpoint. ``trials.csv`` is rebuilt from every
+trial directory at the end.
+
+Packs (``resources: {pack: K}``): trials that differ only in their seed and elementwise optimiser settings are
+grouped into packs of at most K, and one Ray Tune trial trains a pack as one network (ganbench.training.members).
+Packing is a resource choice: it never changes a trial's id, and every member keeps its own directory and files.
 
 Multi-node runs: the results directory and the cache ($GANBENCH_CACHE) must be on storage every node can write
 (trials write their outputs directly there), and ganbench must be installed on every node.
@@ -20,20 +25,20 @@ from ganbench.config import Suite
 from ganbench.expand import Trial, expand
 from ganbench.extractors import cache_dir
 from ganbench.registry import GanbenchError
-from ganbench.results import finished_ids, record_failure, trial_dir, write_trial_config, write_trials_csv
+from ganbench.results import TERMINAL, finished_ids, read_summary, record_failure, trial_dir, write_trial_config, \
+    write_trials_csv
 
 
 def preflight(trials: list[Trial]) -> None:
     """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
-    from ganbench.config import HParams
     from ganbench.datasets import dataset_info
     from ganbench.models import build_models
-    from ganbench.train import arch_options, check_trial
+    from ganbench.plan import arch_options, check_trial
 
     seen = set()
     for t in trials:
         check_trial(t)
-        hp = HParams(**t.hparams)
+        hp = t.hp
         arch = arch_options(t)
         info = dataset_info(t.dataset, t.dataset_options)
         key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
@@ -56,33 +61,62 @@ def prepare_references(trials: list[Trial], data_dir=None) -> None:
     seen = set()
     for t in trials:
         e = t.eval
-        key = (t.dataset, tuple(sorted(t.dataset_options.items())), e["extractor"], e["n_samples"], e["n_real"])
+        key = (t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, e.n_samples, e.n_real, e.metrics)
         if key in seen:
             continue
         seen.add(key)
         info = dataset_info(t.dataset, t.dataset_options)
-        Evaluator(t.dataset, t.dataset_options, info, e["metrics"], e["extractor"], e["n_samples"], e["n_real"],
+        Evaluator(t.dataset, t.dataset_options, info, list(e.metrics), e.extractor, e.n_samples, e.n_real,
                   data_dir=data_dir)
 
 
+def resume_step(results: Path, trial: Trial) -> int:
+    """The D step a trial's ``running`` checkpoint is at (0 when it has none): members of a pack resume together."""
+    from ganbench.training.loop import read_checkpoint
+
+    ck = read_checkpoint(trial_dir(results, trial.id) / "checkpoint.pt", trial)
+    return ck["counters"]["d_steps"] if ck is not None and ck["status"] == "running" else 0
+
+
+def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
+    """Group trials into packs of at most ``size``: members share everything but seed, search sample and
+    elementwise optimiser settings, and resume from the same D step. Order follows the suite's expansion."""
+    if size <= 1:
+        return [[t] for t in trials]
+    groups: dict[tuple, list[Trial]] = {}
+    for t in trials:
+        key = (t.pack_key(), resume_step(results, t) if results is not None else 0)
+        groups.setdefault(key, []).append(t)
+    return [members[i:i + size] for members in groups.values() for i in range(0, len(members), size)]
+
+
+def run_options(suite: Suite):
+    from ganbench.training.loop import RunOptions
+
+    r = suite.resources
+    return RunOptions(checkpoint_every_d_steps=r.checkpoint_every_d_steps, amp=r.amp, channels_last=r.channels_last,
+                      compile=r.compile)
+
+
 def _trainable(config: dict) -> None:
-    """The Ray Tune function trainable: one ganbench trial, reported with ``tune.report``."""
+    """The Ray Tune function trainable: one pack of ganbench trials (often one trial), reported with ``tune.report``."""
     import ray
     from ray import tune
 
-    from ganbench.train import run_trial
+    from ganbench.training import run_pack
 
     os.environ["GANBENCH_CACHE"] = config["cache_dir"]
-    trial = Trial.from_dict(config["trial"])
+    trials = [Trial.from_dict(d) for d in config["pack"]]
     device = "cuda" if ray.get_gpu_ids() else "cpu"
 
-    def report(metrics: dict, checkpoint_dir: Optional[Path]) -> None:
-        ckpt = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        tune.report(metrics, checkpoint=ckpt)
+    def on_event(kind: str, k: int, payload: dict) -> None:
+        if kind in ("eval", "done"):
+            tune.report({"event": kind, "member": trials[k].id, **payload})
 
-    run_trial(trial, trial_dir(Path(config["results"]), trial.id), report=report, device=device,
-              data_dir=config["data_dir"], num_threads=max(1, int(config["cpus"])),
-              meta={"node_id": ray.get_runtime_context().get_node_id()})
+    results = Path(config["results"])
+    run_pack(trials, [trial_dir(results, t.id) for t in trials], on_event=on_event, device=device,
+             data_dir=config["data_dir"], num_threads=max(1, int(config["cpus"])),
+             meta={"node_id": ray.get_runtime_context().get_node_id()}, options=config["options"])
 
 
 def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
@@ -124,7 +158,10 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
         prepare_references(todo, data_dir)
         for t in todo:
             write_trial_config(results, t)
-        _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
+        packs = make_packs(todo, suite.resources.pack, results)
+        if suite.resources.pack > 1:
+            log(f"{len(todo)} trials in {len(packs)} packs of at most {suite.resources.pack}")
+        _fit(packs, suite, results, data_dir, address, max_concurrent, log, num_cpus)
     csv = write_trials_csv(results)
     import pandas as pd
 
@@ -135,7 +172,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     return counts
 
 
-def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus) -> None:
+def _fit(packs, suite, results, data_dir, address, max_concurrent, log, num_cpus) -> None:
     import ray
     from ray import tune
 
@@ -143,12 +180,15 @@ def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
     try:
         res = suite.resources
         trainable = tune.with_resources(_trainable, {"cpu": res.cpu, "gpu": res.gpu})
-        by_id = {t.id: t for t in todo}
-        space = {"trial": tune.grid_search([t.to_dict() for t in todo]), "results": str(results),
-                 "data_dir": data_dir, "cache_dir": str(cache_dir().resolve()), "cpus": res.cpu}
+        total = sum(len(p) for p in packs)
+        space = {"pack": tune.grid_search([[t.to_dict() for t in p] for p in packs]), "results": str(results),
+                 "data_dir": data_dir, "cache_dir": str(cache_dir().resolve()), "cpus": res.cpu,
+                 "options": run_options(suite)}
 
         def dirname(tune_trial) -> str:
-            return "trial_" + Trial.from_dict(tune_trial.config["trial"]).id
+            pack = tune_trial.config["pack"]
+            first = Trial.from_dict(pack[0]).id
+            return f"trial_{first}" if len(pack) == 1 else f"pack{len(pack)}_{first}"
 
         tuner = tune.Tuner(
             trainable, param_space=space,
@@ -156,18 +196,22 @@ def _fit(todo, suite, results, data_dir, address, max_concurrent, log, num_cpus)
             run_config=tune.RunConfig(
                 name=f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(results / "_ray"),
                 verbose=0, failure_config=tune.FailureConfig(max_failures=0),
-                callbacks=[_progress_callback(by_id, len(todo), log)]))
+                callbacks=[_progress_callback(total, log)]))
         grid = tuner.fit()
         for r in grid:
-            tid = Trial.from_dict(r.config["trial"]).id
-            if r.error is not None:
-                record_failure(results, tid, f"{type(r.error).__name__}: {r.error}")
+            if r.error is None:
+                continue
+            for d in r.config["pack"]:
+                tid = Trial.from_dict(d).id
+                summary = read_summary(results, tid)
+                if not summary or summary.get("status") not in TERMINAL:
+                    record_failure(results, tid, f"{type(r.error).__name__}: {r.error}")
     finally:
         if started:
             ray.shutdown()
 
 
-def _progress_callback(by_id: dict, total: int, log):
+def _progress_callback(total: int, log):
     """A Tune callback printing one line per finished trial (built here so importing this module needs no Ray)."""
     from ray.tune import Callback
 
@@ -175,19 +219,22 @@ def _progress_callback(by_id: dict, total: int, log):
         def __init__(self):
             self.n = 0
 
-        def _line(self, trial, text: str) -> None:
+        def _line(self, t: Trial, text: str) -> None:
             self.n += 1
-            t = by_id[Trial.from_dict(trial.config["trial"]).id]
             log(f"[{self.n}/{total}] {t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: {text}")
 
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            r = trial.last_result or {}
-            p = r.get("primary")
-            score = f" {p}={r.get('best_' + p, float('nan')):.4g}" if p else ""
-            self._line(trial, f"{r.get('status', '?')}{score} ({r.get('wall_seconds', 0):.0f}s)")
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if result.get("event") != "done":
+                return
+            t = next(Trial.from_dict(d) for d in trial.config["pack"] if Trial.from_dict(d).id == result["member"])
+            p = result.get("primary")
+            score = f" {p}={result.get('best_' + p, float('nan')):.4g}" if p else ""
+            self._line(t, f"{result.get('status', '?')}{score} ({result.get('wall_seconds', 0):.0f}s)")
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            tid = Trial.from_dict(trial.config["trial"]).id
-            self._line(trial, f"failed (see {trial_dir(Path(trial.config['results']), tid)}/summary.json)")
+            for d in trial.config["pack"]:
+                t = Trial.from_dict(d)
+                if not (read_summary(Path(trial.config["results"]), t.id) or {}).get("status") in TERMINAL:
+                    self._line(t, f"failed (see {trial_dir(Path(trial.config['results']), t.id)}/summary.json)")
 
     return Progress()

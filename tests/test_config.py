@@ -46,7 +46,7 @@ def test_unknown_names_answer_did_you_mean(tmp_path):
 
 
 def test_budget_needs_exactly_one_unit(tmp_path):
-    with pytest.raises(GanbenchError, match="budget: give exactly one of d_steps or g_steps"):
+    with pytest.raises(GanbenchError, match="budget: give exactly one of d_steps, g_steps, images, seconds, flops"):
         load_suite(write(tmp_path, BASE.replace("{d_steps: 10}", "{d_steps: 10, g_steps: 3}")))
 
 

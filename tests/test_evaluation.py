@@ -121,4 +121,4 @@ def test_dataset_entry_chooses_its_extractor(tmp_path):
     p.write_text("name: s\ndatasets: [{name: digits, extractor: random}]\ngans: [ns]\narchitectures: [mlp]\n"
                  "budget: {d_steps: 5}\neval: {extractor: classifier}\n")
     (trial,) = expand(load_suite(p))
-    assert trial.eval["extractor"] == "random"
+    assert trial.eval.extractor == "random"

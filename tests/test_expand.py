@@ -68,5 +68,5 @@ def test_trial_round_trips_through_dict(tmp_path):
 def test_eval_defaults_follow_dataset_kind(tmp_path):
     text = BASE.replace("[ring8, grid25]", "[ring8, digits]") + "eval: {metrics: [fid, modes, kid]}\n"
     by_ds = {t.dataset: t.eval for t in expand(suite(tmp_path, text, "e.yaml"))}
-    assert by_ds["ring8"]["metrics"] == ["modes"] and by_ds["ring8"]["primary"] == "modes"
-    assert by_ds["digits"]["metrics"] == ["fid", "kid"] and by_ds["digits"]["extractor"] == "classifier"
+    assert by_ds["ring8"].metrics == ("modes",) and by_ds["ring8"].primary == "modes"
+    assert by_ds["digits"].metrics == ("fid", "kid") and by_ds["digits"].extractor == "classifier"

@@ -8,7 +8,7 @@ from torch import nn
 from ganbench.penalties import CONSTRAINTS, PENALTIES, get_constraint, get_penalty, spectral_norm
 from ganbench.registry import GanbenchError
 
-SHAPE = (5, 2, 3, 3)  # images: gradient norms must sum over every non-batch dimension
+SHAPE = (1, 5, 2, 3, 3)  # one trial (K = 1), 5 images: gradient norms sum over every dimension after the first two
 
 
 def batches(seed=0):
@@ -21,7 +21,7 @@ def batches(seed=0):
 def linear_critic(norm, requires_grad=False, seed=1):
     w = torch.randn(18, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     w = (w * norm / w.norm()).requires_grad_(requires_grad)
-    return w, (lambda x: x.flatten(1) @ w)
+    return w, (lambda x: x.flatten(2) @ w)
 
 
 def recording(d_fn):
@@ -43,7 +43,7 @@ def test_registries():
 def test_none_is_zero():
     real, fake = batches()
     out = get_penalty("none")(lambda x: x.sum(), real, fake)
-    assert out.shape == () and out.item() == 0.0
+    assert out.shape == (1,) and out.item() == 0.0
 
 
 @pytest.mark.parametrize("eps", [1e-4, 0.0])
@@ -81,7 +81,7 @@ def test_gp_interpolates_per_sample_and_detaches_fake():
     assert fake.grad is None and w.grad is not None  # the penalty trains D only
     x_hat = seen[0]
     alpha = (x_hat - real) / (fake.detach() - real)
-    a = alpha.flatten(1)
+    a = alpha.flatten(2)[0]
     assert torch.allclose(a, a[:, :1].expand_as(a), atol=1e-9)  # one draw per sample
     assert ((a >= 0) & (a <= 1)).all()
     assert a[:, 0].std() > 0  # different draws for different samples
@@ -102,8 +102,8 @@ def test_r1_of_linear_critic_is_squared_weight_norm():
 
 def test_r1_of_quadratic_critic():
     real, fake = batches()
-    value = get_penalty("r1")(lambda x: x.pow(2).flatten(1).sum(1), real, fake).item()
-    assert value == pytest.approx((4 * real.pow(2).flatten(1).sum(1)).mean().item(), rel=1e-12)  # ||2x||^2
+    value = get_penalty("r1")(lambda x: x.pow(2).flatten(2).sum(2), real, fake).item()
+    assert value == pytest.approx((4 * real.pow(2).flatten(2).sum(2)).mean().item(), rel=1e-12)  # ||2x||^2
 
 
 def test_dragan_standard_form_on_linear_logit_critic_is_exact():
@@ -126,7 +126,7 @@ def test_dragan_compare_gan_form_uses_sigmoid_and_half_std_perturbation():
     x_hat = seen[0]
     delta = x_hat - real  # a * 0.5 std U[0, 1): inside [0, std/2)
     assert (delta >= 0).all() and (delta < 0.5 * real.std(correction=0)).all()
-    s = torch.sigmoid(x_hat.flatten(1) @ w)
+    s = torch.sigmoid(x_hat.flatten(2) @ w)
     slopes = torch.sqrt(1e-4 + (s * (1 - s) * 3.0) ** 2)  # grad sigmoid(w.x) = s (1 - s) w
     assert value == pytest.approx((slopes - 1).pow(2).mean().item(), rel=1e-12)
 
@@ -136,7 +136,7 @@ def test_dragan_is_finite_and_backpropagates_into_d(form):
     torch.manual_seed(0)
     d = nn.Sequential(nn.Flatten(), nn.Linear(18, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
     real = torch.randn(SHAPE)
-    value = get_penalty("dragan", form=form)(lambda x: d(x).squeeze(1), real, torch.randn(SHAPE))
+    value = get_penalty("dragan", form=form)(lambda x: d(x[0]).squeeze(1).unsqueeze(0), real, torch.randn(SHAPE))
     assert torch.isfinite(value) and value.item() > 0
     value.backward()
     # every weight gets a gradient (the last bias cannot: it does not change grad_x D)
@@ -151,7 +151,7 @@ def test_clip_clamps_every_parameter():
         for p in d.parameters():
             p.mul_(10)
     before = [p.detach().clone() for p in d.parameters()]
-    get_constraint("clip", clip=0.05)(d)
+    get_constraint("clip", clip=0.05)(d.parameters())
     for old, p in zip(before, d.parameters()):
         assert torch.equal(p, old.clamp(-0.05, 0.05))
     assert get_constraint("clip").options == {"clip": 0.01}
@@ -190,3 +190,29 @@ def test_unknown_names_and_options_are_clear_errors():
         get_penalty("gp", eps=-1.0)
     with pytest.raises(GanbenchError, match="must be a number > 0"):
         get_constraint("clip", clip=0)
+
+
+class MemberDraws:
+    """Per-trial U[0, 1) streams with the interface the trainer passes as ``rng`` (ganbench.training.streams)."""
+
+    def __init__(self, seeds):
+        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def rand(self, shape):
+        return torch.stack([torch.rand(tuple(shape[1:]), generator=g, dtype=torch.float64) for g in self.gens])
+
+
+@pytest.mark.parametrize("name, options", [("gp", {}), ("dragan", {}), ("dragan", {"form": "standard"}), ("r1", {})])
+def test_a_pack_of_trials_gets_each_trials_own_penalty(name, options):
+    """K trials at once (a pack): each member's penalty is the one it gets alone with its own random stream, and
+    depends only on its own critic and batch."""
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn((3, 5, 2, 3, 3), generator=g, dtype=torch.float64)
+    fake = torch.randn((3, 5, 2, 3, 3), generator=g, dtype=torch.float64)
+    ws = torch.randn(3, 18, generator=g, dtype=torch.float64)
+    pen = get_penalty(name, **options)
+    packed = pen(lambda x: (x.flatten(2) * ws[:, None, :]).sum(-1), real, fake, rng=MemberDraws([10, 11, 12]))
+    assert packed.shape == (3,)
+    for k in range(3):
+        alone = pen(lambda x: x.flatten(2) @ ws[k], real[k:k + 1], fake[k:k + 1], rng=MemberDraws([10 + k]))
+        assert alone.item() == pytest.approx(packed[k].item(), rel=1e-12)

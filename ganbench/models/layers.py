@@ -23,8 +23,8 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
+from ganbench.models.spectral import apply_spectral_norm_  # noqa: F401  (re-export)
 from ganbench.registry import GanbenchError
 
 CHOICES = {
@@ -140,14 +140,6 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine:
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
-
-
-def apply_spectral_norm_(module: nn.Module) -> None:
-    """Parametrise every conv / transposed conv / linear / embedding weight of ``module`` with spectral norm."""
-    targets = [m for m in module.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding))]
-    for m in targets:
-        spectral_norm(m)
 
 
 # ------------------------------------------------------------------------------------------------ labels

@@ -1,0 +1,418 @@
+"""The trainer: ``run_pack`` trains K trials as one (``run_trial`` is K = 1) under their budget, scores them, and
+writes each trial's files into its own directory. It knows nothing about Ray.
+
+Budget accounting (compare_gan's convention): a *step* is a discriminator step; G is updated once every ``n_disc``
+D steps (after ``d_warmup_steps``). Budgets are counted in D steps, G steps, real images seen by D, training seconds
+or FLOPs (one trial's D and G step measured once with torch.utils.flop_counter: matmuls and convolutions, the
+penalties' double backward included). A trial stops exactly at its budget (a G-step budget right after the G step
+that reaches it) and records what it used in every unit.
+
+Model selection is held out: at every evaluation point each generator is scored on the ``val`` split and the best
+one (by the primary metric) is kept; at the end the final and the best generator are scored on ``test``.
+A NaN or inf in a member's losses or gradient norm (checked every ``check_every_d_steps`` D steps and at every
+evaluation point, with no per-step host synchronisation) marks it ``diverged``: it keeps its last good metrics and
+is frozen, while the other members of its pack go on.
+
+Checkpoints: every ``checkpoint_every_d_steps`` D steps each trial's ``checkpoint.pt`` holds everything needed to go
+on (networks, optimisers, loss state, counters, the best generator so far, the length of its history, the running
+diagnostics and its random streams), written atomically. A trial started again with a ``running`` checkpoint resumes
+from it and ends with exactly the numbers of an uninterrupted run (CPU, same pack).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from ganbench.datasets import load_split
+from ganbench.plan import Trial
+from ganbench.results import atomic_write_json
+from ganbench.samples import save_samples
+from ganbench.training.members import Members, load_optimizer_member_state, optimizer_member_state, \
+    zero_optimizer_member
+from ganbench.training.parts import Pack, build_pack
+from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
+from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
+
+EventFn = Callable[[str, int, dict], None]  # (kind: "eval" | "checkpoint" | "done", member index, payload)
+CHECKPOINT_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a pack runs, never what it computes (not part of a trial's identity)."""
+
+    checkpoint_every_d_steps: Optional[int] = None  # None: about every tenth of the budget, at least 200 D steps
+    check_every_d_steps: int = 100  # NaN/inf checks between evaluation points
+    amp: Optional[str] = None  # "bf16": autocast on CUDA (ignored on CPU)
+    channels_last: bool = False  # convolutional networks in channels-last layout on CUDA (single trials)
+    compile: bool = False  # torch.compile the networks of a single trial
+
+
+@dataclass
+class Counters:
+    d_steps: int = 0
+    g_steps: int = 0
+    images_seen: int = 0
+    flops_per_d: Optional[float] = None  # per trial
+    flops_per_g: Optional[float] = None
+    prior_wall: float = 0.0  # seconds of earlier runs (resumed trials)
+    prior_train: float = 0.0
+    resumed_from: Optional[int] = None
+
+    @property
+    def flops(self) -> float:
+        return self.d_steps * (self.flops_per_d or 0.0) + self.g_steps * (self.flops_per_g or 0.0)
+
+
+@dataclass
+class Member:
+    trial: Trial
+    out_dir: Path
+    best: BestTracker
+    status: str = "running"  # running -> completed | diverged
+    last_metrics: dict = field(default_factory=dict)
+    diverged_at: Optional[int] = None
+
+    @property
+    def history(self) -> Path:
+        return self.out_dir / "metrics.jsonl"
+
+
+def _device(requested: str) -> torch.device:
+    if str(requested).startswith("cuda") and not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device(requested)
+
+
+def expected_d_steps(trial: Trial) -> Optional[int]:
+    hp, unit, n = trial.hp, trial.budget_unit, trial.budget_steps
+    pac = int(getattr(hp, "pac", 1))
+    return {"d_steps": n, "g_steps": hp.d_warmup_steps + n * hp.n_disc,
+            "images": math.ceil(n / (hp.batch_size * pac))}.get(unit)
+
+
+def budget_used(trial: Trial, c: Counters, train_seconds: float) -> float:
+    return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images_seen, "seconds": train_seconds,
+            "flops": c.flops}[trial.budget_unit]
+
+
+def run_trial(trial: Trial, out_dir: Path, on_event: Optional[EventFn] = None, device: str = "cpu", data_dir=None,
+              num_threads: int = 1, meta: Optional[dict] = None, options: RunOptions = RunOptions()) -> dict:
+    """Train and score one trial; write its files into ``out_dir``; return its summary (also ``summary.json``)."""
+    return run_pack([trial], [out_dir], on_event, device, data_dir, num_threads, meta, options)[0]
+
+
+def run_pack(trials: list[Trial], out_dirs: list[Path], on_event: Optional[EventFn] = None, device: str = "cpu",
+             data_dir=None, num_threads: int = 1, meta: Optional[dict] = None,
+             options: RunOptions = RunOptions()) -> list[dict]:
+    """Train K trials as one pack (see ganbench.training.members) and write each trial's files into its directory."""
+    return _Run(trials, out_dirs, on_event, device, data_dir, num_threads, meta or {}, options).run()
+
+
+class _Run:
+    def __init__(self, trials, out_dirs, on_event, device, data_dir, num_threads, meta, options):
+        self.t_start = time.perf_counter()
+        torch.set_num_threads(max(1, int(num_threads)))
+        self.dev = _device(device)
+        self.options, self.meta, self.data_dir = options, meta, data_dir
+        self.on_event = on_event or (lambda kind, k, payload: None)
+        self.pack: Pack = build_pack(trials, self.dev, data_dir)
+        primary = trials[0].eval.primary
+        self.members = [Member(t, Path(d), BestTracker(primary)) for t, d in zip(trials, out_dirs)]
+        for m in self.members:
+            m.out_dir.mkdir(parents=True, exist_ok=True)
+        self.c = Counters()
+        self.diag = Diagnostics()
+        self.eval_seconds = 0.0
+        self.notes: list[str] = []
+        self._apply_options()
+        if not self._resume():
+            for m in self.members:
+                m.history.unlink(missing_ok=True)
+        self.real_spread = mean_pairwise_distance(self.pack.x[:256].float().cpu())
+        self.critic_real = None
+        if trials[0].loss == "wgan":
+            val = load_split(trials[0].dataset, "val", data_dir, trials[0].dataset_options)
+            n = min(trials[0].eval.n_samples, len(val))
+            self.critic_real = (val.x[:n], val.y[:n] if self.pack.conditional and val.y is not None else None)
+        expected = expected_d_steps(trials[0])
+        self.ckpt_every = options.checkpoint_every_d_steps or max(200, (expected or 2000) // 10)
+
+    # ---- options that change how, not what
+    def _apply_options(self) -> None:
+        o, pack = self.options, self.pack
+        self.autocast = contextlib.nullcontext
+        if o.amp and self.dev.type == "cuda":
+            self.autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+        elif o.amp:
+            self.notes.append("amp applies on CUDA only; trained in float32")
+        if o.channels_last and self.dev.type == "cuda" and pack.k == 1:
+            for net in (pack.G.module, pack.D.module):
+                net.to(memory_format=torch.channels_last)
+        elif o.channels_last:
+            self.notes.append("channels_last applies to single trials on CUDA only")
+        if o.compile and pack.k == 1:
+            pack.G.module.compile()
+            pack.D.module.compile()
+        elif o.compile:
+            self.notes.append("compile applies to single trials only")
+
+    # ---- the loop
+    def run(self) -> list[dict]:
+        pack, c, hp = self.pack, self.c, self.pack.hp
+        trial0 = pack.trials[0]
+        pack.G.train()
+        pack.D.train()
+        if c.flops_per_d is None:
+            c.flops_per_d, c.flops_per_g = step_flops(pack)
+        run_train_start = time.perf_counter()
+        while not self._done(run_train_start):
+            noise = 0.0
+            if hp.instance_noise:
+                budget = trial0.budget_steps
+                noise = hp.instance_noise * max(0.0, 1.0 - budget_used(trial0, c, self._train_seconds(
+                    run_train_start)) / budget)
+            with self.autocast():
+                latent = d_step(pack, self.diag, noise)
+            c.d_steps += 1
+            c.images_seen += hp.batch_size * pack.pac
+            g_stepped = c.d_steps > hp.d_warmup_steps and (c.d_steps - hp.d_warmup_steps) % hp.n_disc == 0
+            if g_stepped:
+                with self.autocast():
+                    g_step(pack, self.diag, latent if getattr(hp, "reuse_z", False) else None)
+                c.g_steps += 1
+            eval_due = self._eval_due(g_stepped)
+            if eval_due or c.d_steps % self.options.check_every_d_steps == 0:
+                self._check_divergence()
+                if not self._running():
+                    break
+            if self._done(run_train_start):
+                break
+            if eval_due:
+                self._evaluate_point(run_train_start)
+            if c.d_steps % self.ckpt_every == 0:
+                self._checkpoint(run_train_start)
+        self._check_divergence()
+        train_seconds = self._train_seconds(run_train_start)
+        if self._running():
+            self._evaluate_point(run_train_start)
+            for m in self.members:
+                if m.status == "running":
+                    m.status = "completed"
+        return self._finish(train_seconds)
+
+    def _running(self) -> list[int]:
+        return [k for k, m in enumerate(self.members) if m.status == "running"]
+
+    def _train_seconds(self, run_train_start: float) -> float:
+        return self.c.prior_train + time.perf_counter() - run_train_start - self.eval_seconds
+
+    def _done(self, run_train_start: float) -> bool:
+        t = self.pack.trials[0]
+        if t.budget_unit == "flops" and self.c.flops_per_d is None:
+            return False
+        return budget_used(t, self.c, self._train_seconds(run_train_start)) >= t.budget_steps
+
+    def _eval_due(self, g_stepped: bool) -> bool:
+        e = self.pack.trials[0].eval
+        if e.every_d_steps:
+            return self.c.d_steps % e.every_d_steps == 0
+        if e.every_g_steps:
+            return g_stepped and self.c.g_steps % e.every_g_steps == 0
+        return False
+
+    # ---- divergence
+    def _check_divergence(self) -> None:
+        finite = self.diag.finite()
+        if finite is None:
+            return
+        finite = finite.tolist()
+        for k in self._running():
+            if not finite[k]:
+                self._freeze(k)
+
+    def _freeze(self, k: int) -> None:
+        pack, m = self.pack, self.members[k]
+        m.status = "diverged"
+        m.diverged_at = self.c.d_steps
+        self._write_checkpoint(k, final=True)  # the broken final state, as a record
+        if pack.k > 1:  # the others go on: zero this member so that it no longer moves
+            pack.G.zero_member(k)
+            pack.D.zero_member(k)
+            zero_optimizer_member(pack.opt_g, k)
+            zero_optimizer_member(pack.opt_d, k)
+            state = pack.loss.state_dict()
+            for v in state.values():
+                v[k] = 0
+            pack.loss.load_state_dict(state)
+            pack.active[k] = 0.0
+
+    # ---- evaluation points (validation split)
+    def _evaluate_point(self, run_train_start: float) -> None:
+        t0 = time.perf_counter()
+        pack, c = self.pack, self.c
+        running = self._running()
+        means = self.diag.pop()
+        e = pack.trials[0].eval
+        fakes, fake_y = generate(pack.G, pack.hp, pack.info.num_classes if pack.conditional else None, e.n_samples,
+                                 "val", self.dev)
+        critic = None
+        if self.critic_real is not None:
+            critic = critic_estimate(pack.D, *self.critic_real, fakes, fake_y, self.dev)
+        seconds = round(c.prior_wall + time.perf_counter() - self.t_start, 3)
+        for k in running:
+            m = self.members[k]
+            values, provenance = pack.evaluator.evaluate(fakes[k], "val")
+            values["diversity"] = mean_pairwise_distance(fakes[k][:256]) / max(self.real_spread, 1e-12)
+            if critic is not None:
+                values["critic_w"] = critic[k]
+            record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+                      "flops": c.flops, "seconds": seconds, "train_seconds": round(self._train_seconds(
+                          run_train_start), 3), "split": "val", **(means[k] if means else {}), **values,
+                      "provenance": provenance}
+            with m.history.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            m.last_metrics = values
+            m.best.offer(values.get(e.primary), lambda: pack.G.member_state(k), c.d_steps)
+            self.on_event("eval", k, {k2: v for k2, v in record.items() if k2 != "provenance"})
+        self.eval_seconds += time.perf_counter() - t0
+
+    # ---- checkpoints
+    def _checkpoint(self, run_train_start: float) -> None:
+        t0 = time.perf_counter()
+        self._train_now = self._train_seconds(run_train_start)
+        for k in self._running():
+            self._write_checkpoint(k)
+        self.eval_seconds += time.perf_counter() - t0
+        self.on_event("checkpoint", -1, {"d_steps": self.c.d_steps})
+
+    def _write_checkpoint(self, k: int, final: bool = False) -> None:
+        pack, m, c = self.pack, self.members[k], self.c
+        loss_state = {n: v[k].clone() for n, v in pack.loss.state_dict().items()}
+        ckpt = {
+            "format": CHECKPOINT_FORMAT, "trial_id": m.trial.id, "trial": m.trial.to_dict(), "status": m.status,
+            "generator": pack.G.member_state(k), "discriminator": pack.D.member_state(k),
+            "g_optimizer": optimizer_member_state(pack.opt_g, k), "d_optimizer": optimizer_member_state(pack.opt_d, k),
+            "loss_state": loss_state, "streams": pack.streams.member_state(k),
+            "counters": {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+                         "flops_per_d": c.flops_per_d, "flops_per_g": c.flops_per_g,
+                         "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
+                         "train_seconds": getattr(self, "_train_now", 0.0)},
+            "best": m.best.to_dict(), "last_metrics": m.last_metrics, "diagnostics": self.diag.member_state(k),
+            "history_bytes": m.history.stat().st_size if m.history.is_file() else 0,
+            "pack": [t.id for t in pack.trials],
+        }
+        save_torch(ckpt, m.out_dir / "checkpoint.pt")
+
+    def _resume(self) -> bool:
+        """Load every member's ``running`` checkpoint (all at the same D step) or none."""
+        ckpts = [read_checkpoint(m.out_dir / "checkpoint.pt", m.trial) for m in self.members]
+        if not all(ck is not None and ck["status"] == "running" for ck in ckpts):
+            return False
+        steps = {ck["counters"]["d_steps"] for ck in ckpts}
+        if len(steps) != 1:
+            raise ValueError(f"the checkpoints of this pack are at different D steps {sorted(steps)}; "
+                             "resume them in separate packs")
+        pack, c = self.pack, self.c
+        for k, (m, ck) in enumerate(zip(self.members, ckpts)):
+            pack.G.load_member_state(k, ck["generator"])
+            pack.D.load_member_state(k, ck["discriminator"])
+            load_optimizer_member_state(pack.opt_g, k, ck["g_optimizer"])
+            load_optimizer_member_state(pack.opt_d, k, ck["d_optimizer"])
+            pack.streams.load_member_state(k, ck["streams"])
+            m.best.load(ck["best"])
+            m.last_metrics = ck["last_metrics"]
+            with m.history.open("r+b") if m.history.is_file() else open(m.history, "wb") as f:
+                f.truncate(ck["history_bytes"])
+        state = pack.loss.state_dict()
+        for n in state:
+            state[n] = torch.stack([ck["loss_state"][n] for ck in ckpts])
+        if state:
+            pack.loss.load_state_dict(state)
+        self.diag = Diagnostics.merged([ck["diagnostics"] for ck in ckpts], self.dev)
+        cc = ckpts[0]["counters"]
+        c.d_steps, c.g_steps, c.images_seen = cc["d_steps"], cc["g_steps"], cc["images_seen"]
+        c.flops_per_d, c.flops_per_g = cc["flops_per_d"], cc["flops_per_g"]
+        c.prior_wall, c.prior_train, c.resumed_from = cc["wall_seconds"], cc["train_seconds"], cc["d_steps"]
+        return True
+
+    # ---- the end: held-out scores on test, files
+    def _finish(self, train_seconds: float) -> list[dict]:
+        pack, c = self.pack, self.c
+        e = pack.trials[0].eval
+        ncls = pack.info.num_classes if pack.conditional else None
+        completed = [k for k, m in enumerate(self.members) if m.status == "completed"]
+        final_values: dict[int, tuple[dict, dict]] = {}
+        if completed:
+            fakes, _ = generate(pack.G, pack.hp, ncls, e.n_samples, "test", self.dev)
+            for k in completed:
+                final_values[k] = pack.evaluator.evaluate(fakes[k], "test")
+        summaries = []
+        for k, m in enumerate(self.members):
+            summary_metrics, provenance = {}, {}
+            if k in final_values:
+                values, provenance = final_values[k]
+                summary_metrics.update({f"final_{n}": v for n, v in values.items()})
+            else:  # diverged: the final generator is broken; its last good validation metrics stand
+                summary_metrics.update({f"final_{n}": v for n, v in m.last_metrics.items()})
+            if m.best.state is not None:
+                shell = Members([_loaded(pack.G, m.best.state)])
+                fakes, _ = generate(shell, pack.hp, ncls, e.n_samples, "test", self.dev)
+                values, prov = pack.evaluator.evaluate(fakes[0], "test")
+                provenance = provenance or prov
+                summary_metrics.update({f"best_{n}": v for n, v in values.items()})
+                save_torch({"trial_id": m.trial.id, "d_steps": m.best.d_steps, "generator": m.best.state},
+                           m.out_dir / "best_generator.pt")
+                samples, _ = generate(shell, pack.hp, ncls, 256, "test", self.dev)
+                save_samples(samples[0], pack.info, m.out_dir / "samples.png",
+                             real=pack.x[:2000].cpu() if pack.info.kind == "toy" else None)
+            if m.status == "completed":
+                self._write_checkpoint(k, final=True)
+            summary = {
+                "trial_id": m.trial.id, "status": m.status, "primary": e.primary, "best_d_steps": m.best.d_steps,
+                "d_steps": c.d_steps if m.diverged_at is None else m.diverged_at,
+                "g_steps": c.g_steps, "images_seen": c.images_seen, "flops": c.flops,
+                "flops_per_d_step": c.flops_per_d, "flops_per_g_step": c.flops_per_g,
+                "wall_seconds": round(c.prior_wall + time.perf_counter() - self.t_start, 3),
+                "train_seconds": round(train_seconds, 3), "device": str(self.dev),
+                "num_threads": torch.get_num_threads(), "pack_size": pack.k,
+                "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
+                "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
+            }
+            atomic_write_json(m.out_dir / "summary.json", summary)
+            self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
+            summaries.append(summary)
+        return summaries
+
+
+def _loaded(G: Members, state: dict) -> torch.nn.Module:
+    """A single-trial generator holding ``state`` (G's shell module)."""
+    module = G.shell if G.k > 1 else _clone_module(G.module)
+    module.load_state_dict(state)
+    return module
+
+
+def _clone_module(module: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(getattr(module, "_orig_mod", module))
+
+
+def read_checkpoint(path: Path, trial: Trial) -> Optional[dict]:
+    """A trial's checkpoint, or None when absent, unreadable, of another trial or of an older format."""
+    if not path.is_file():
+        return None
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a torn or corrupt file: start over rather than fail (nothing else is lost)
+        return None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or ck.get("trial_id") != trial.id:
+        return None
+    return ck

@@ -1,0 +1,141 @@
+"""Building the parts of a pack of trials (K = 1 for a single trial): data on the device, networks, optimisers,
+the loss (with its state), penalty, constraint, random streams and the evaluator."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.config import HParams
+from ganbench.datasets import DatasetInfo, dataset_info, load_split
+from ganbench.evaluation import Evaluator
+from ganbench.losses import Loss, get_loss
+from ganbench.models import build_models
+from ganbench.models.spectral import SpectralNorm
+from ganbench.penalties import get_constraint, get_penalty
+from ganbench.plan import BCE_LOSSES, Trial, arch_options, check_trial
+from ganbench.training.members import Members, member_optimizer
+from ganbench.training.streams import Streams
+
+_BATCH_COUPLED = (nn.BatchNorm1d, nn.BatchNorm2d, SpectralNorm)
+
+
+@dataclass
+class Pack:
+    trials: list[Trial]
+    hp: HParams  # hyperparameters shared by the members (per-member optimiser settings live in the optimisers)
+    info: DatasetInfo
+    device: torch.device
+    G: Members
+    D: Members
+    opt_g: object
+    opt_d: object
+    loss: Loss
+    penalty: Optional[Callable]
+    constraint: Optional[Callable]
+    streams: Streams
+    x: Tensor  # the training split on the device
+    y: Optional[Tensor]
+    evaluator: Evaluator
+    joint_d: bool  # D scores real and fake in one call (no layer of D couples the samples of a batch)
+    active: Tensor = field(default=None)  # [K] 1.0 while a member trains, 0.0 once frozen
+
+    @property
+    def k(self) -> int:
+        return len(self.trials)
+
+    @property
+    def conditional(self) -> bool:
+        return self.hp.conditioning != "none"
+
+    @property
+    def pac(self) -> int:
+        return int(getattr(self.hp, "pac", 1))
+
+    def sample_z(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
+        """Latent vectors [K, n, z_dim] (and labels [K, n] for class-conditional G) from each trial's noise stream."""
+        hp = self.hp
+        if hp.z_dist == "uniform":
+            z = self.streams.uniform("noise", (n, hp.z_dim)).mul_(2).sub_(1)
+        else:
+            z = self.streams.randn("noise", (n, hp.z_dim))
+        y = self.streams.randint("noise", self.info.num_classes, (n,)) if self.conditional else None
+        return z, y
+
+
+def loss_for(trial: Trial) -> Loss:
+    """The trial's loss with the options its hyperparameters set (label smoothing and flips; BEGAN's knobs)."""
+    hp = trial.hp
+    opts = dict(trial.loss_options)
+    if trial.loss in BCE_LOSSES:
+        opts.update({k: getattr(hp, k) for k in ("label_smoothing", "label_flip") if getattr(hp, k)})
+    if trial.loss == "began":
+        opts.update(gamma=hp.began_gamma, lambda_k=hp.began_lambda_k, k_clip=hp.began_k_clip)
+    return get_loss(trial.loss, **opts)
+
+
+def build_networks(trial: Trial, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
+    """G and D of one trial, initialised from torch.manual_seed(trial.seed) without touching the global RNG."""
+    hp = trial.hp
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(trial.seed)
+        return build_models(trial.architecture, info.shape, hp.z_dim, arch_options(trial),
+                            num_classes=info.num_classes if hp.conditioning != "none" else None)
+
+
+def _opt_settings(hp: HParams, net: str) -> tuple[float, tuple[float, float]]:
+    lr = getattr(hp, f"lr_{net}") or hp.lr
+    b1, b2 = getattr(hp, f"beta1_{net}"), getattr(hp, f"beta2_{net}")
+    return lr, (hp.beta1 if b1 is None else b1, hp.beta2 if b2 is None else b2)
+
+
+def build_pack(trials: list[Trial], device: torch.device, data_dir=None) -> Pack:
+    keys = {t.pack_key() for t in trials}
+    if len(keys) != 1:
+        raise ValueError("a pack's trials must differ only in seed, search sample and optimiser settings")
+    t0 = trials[0]
+    check_trial(t0)
+    hp = t0.hp
+    info = dataset_info(t0.dataset, t0.dataset_options)
+    train = load_split(t0.dataset, "train", data_dir, t0.dataset_options)
+    e = t0.eval
+    evaluator = Evaluator(t0.dataset, t0.dataset_options, info, list(e.metrics), e.extractor, e.n_samples, e.n_real,
+                          data_dir=data_dir, device=str(device))
+    nets = [build_networks(t, info) for t in trials]
+    G = Members([g.to(device) for g, _ in nets])
+    D = Members([d.to(device) for _, d in nets])
+    opt = {}
+    for net, members in (("g", G), ("d", D)):
+        settings = [_opt_settings(t.hp, net) for t in trials]
+        opt[net] = member_optimizer(members, hp.optimizer, [s[0] for s in settings], [s[1] for s in settings])
+    loss = loss_for(t0)
+    loss.init_state(len(trials), device)
+    penalty = None
+    if t0.penalty != "none" and hp.penalty_weight > 0:
+        penalty = get_penalty(t0.penalty, **t0.penalty_options)
+    constraint = get_constraint("clip", clip=hp.clip) if hp.clip else None
+    joint = not any(isinstance(m, _BATCH_COUPLED) for _, m in D.named_modules())
+    y = train.y.to(device) if hp.conditioning != "none" else None
+    return Pack(trials=list(trials), hp=hp, info=info, device=device, G=G, D=D, opt_g=opt["g"], opt_d=opt["d"],
+                loss=loss, penalty=penalty, constraint=constraint, streams=Streams([t.seed for t in trials], device),
+                x=train.x.to(device), y=y, evaluator=evaluator, joint_d=joint,
+                active=torch.ones(len(trials), device=device))
+
+
+def solo_replica(pack: Pack) -> Pack:
+    """A throwaway single-trial copy of the pack's first member (own optimisers, loss state and random streams;
+    shared data and evaluator): for measuring what one trial's step costs, without touching the pack."""
+    t0 = pack.trials[0]
+    G = Members([copy.deepcopy(pack.G.member_module(0))])
+    D = Members([copy.deepcopy(pack.D.member_module(0))])
+    opts = {}
+    for net, members in (("g", G), ("d", D)):
+        lr, betas = _opt_settings(t0.hp, net)
+        opts[net] = member_optimizer(members, pack.hp.optimizer, [lr], [betas])
+    loss = loss_for(t0)
+    loss.init_state(1, pack.device)
+    return replace(pack, trials=[t0], G=G, D=D, opt_g=opts["g"], opt_d=opts["d"], loss=loss,
+                   streams=Streams([t0.seed], pack.device), active=torch.ones(1, device=pack.device))

@@ -1,0 +1,89 @@
+"""Checkpoints and resume: a trial (or pack) interrupted after a checkpoint and started again ends with exactly
+the numbers of the same trial run without interruption (CPU, bitwise)."""
+import json
+
+import pytest
+import torch
+
+from ganbench.config import load_suite
+from ganbench.expand import expand
+from ganbench.training import RunOptions, run_pack, run_trial
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _trials(tmp_path, gans="[ns]", dataset="digits", extra="", seeds="[0]"):
+    p = tmp_path / "s.yaml"
+    p.write_text(f"name: r\ndatasets: [{dataset}]\ngans: {gans}\narchitectures: [mlp]\nseeds: {seeds}\n"
+                 f"budget: {{d_steps: 60}}\neval: {{every_d_steps: 15, n_samples: 100}}\n{extra}")
+    return expand(load_suite(p))
+
+
+def _stop_at_checkpoint(at: int):
+    def on_event(kind, k, payload):
+        if kind == "checkpoint" and payload["d_steps"] == at:
+            raise Interrupt(at)
+    return on_event
+
+
+def _strip(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not k.endswith("seconds") and k != "resumed_from"}
+
+
+def _same_files(a, b):
+    ha = [_strip(json.loads(x)) for x in (a / "metrics.jsonl").read_text().splitlines()]
+    hb = [_strip(json.loads(x)) for x in (b / "metrics.jsonl").read_text().splitlines()]
+    assert ha == hb
+    for name in ("checkpoint.pt", "best_generator.pt"):
+        ca, cb = (torch.load(d / name, weights_only=True) for d in (a, b))
+        for net in ("generator", "discriminator"):
+            if net in ca:
+                assert all(torch.equal(ca[net][k], cb[net][k]) for k in ca[net]), (name, net)
+
+
+OPTIONS = RunOptions(checkpoint_every_d_steps=20)
+
+
+@pytest.mark.parametrize("gans, extra", [
+    ("[ns]", "hparams: {instance_noise: 0.1, label_flip: 0.1}\n"),  # aux stream draws
+    ("[wgan-gp]", ""),  # penalty draws, 5 critic steps per G step
+    ("[began]", ""),  # loss state k
+])
+def test_resumed_trial_equals_uninterrupted(tmp_path, gans, extra):
+    (trial,) = _trials(tmp_path, gans, extra=extra)
+    full = run_trial(trial, tmp_path / "full", options=OPTIONS)
+    with pytest.raises(Interrupt):
+        run_trial(trial, tmp_path / "cut", on_event=_stop_at_checkpoint(40), options=OPTIONS)
+    resumed = run_trial(trial, tmp_path / "cut", options=OPTIONS)
+    assert resumed["resumed_from"] == 40
+    assert _strip(resumed) == _strip(full)
+    _same_files(tmp_path / "full", tmp_path / "cut")
+
+
+def test_resumed_pack_equals_uninterrupted(tmp_path):
+    trials = _trials(tmp_path, dataset="ring8", seeds="[0, 1, 2]", extra="hparams: {lr: [1.0e-4, 3.0e-4]}\n")
+    dirs = lambda tag: [tmp_path / f"{tag}{i}" for i in range(len(trials))]  # noqa: E731
+    full = run_pack(trials, dirs("full"), options=OPTIONS)
+    with pytest.raises(Interrupt):
+        run_pack(trials, dirs("cut"), on_event=_stop_at_checkpoint(20), options=OPTIONS)
+    resumed = run_pack(trials, dirs("cut"), options=OPTIONS)
+    for f, r, a, b in zip(full, resumed, dirs("full"), dirs("cut")):
+        assert r["resumed_from"] == 20 and _strip(r) == _strip(f)
+        _same_files(a, b)
+
+
+def test_a_corrupt_checkpoint_starts_over(tmp_path):
+    (trial,) = _trials(tmp_path)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    s = run_trial(trial, tmp_path / "t", options=OPTIONS)
+    assert s["status"] == "completed" and s["resumed_from"] is None and s["d_steps"] == 60
+
+
+def test_a_finished_trials_checkpoint_is_not_resumed(tmp_path):
+    (trial,) = _trials(tmp_path)
+    first = run_trial(trial, tmp_path / "t", options=OPTIONS)
+    again = run_trial(trial, tmp_path / "t", options=OPTIONS)
+    assert again["resumed_from"] is None and _strip(again) == _strip(first)
