@@ -68,21 +68,32 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_stats(args) -> int:
+    from ganbench.baselines import Protocol, compute_baselines, format_record
     from ganbench.datasets import dataset_info, load_split
     from ganbench.evaluation import ReferenceKey, compute_reference, reference_n_real
     from ganbench.extractors import get_extractor
 
+    for option, value in (("--draws", args.draws), ("--n-samples", args.n_samples)):
+        if not args.no_baselines and value < 2:
+            raise GanbenchError(f"stats {option}: must be at least 2, got {value}")
     info = dataset_info(args.dataset)
-    if info.kind != "image":
-        raise GanbenchError(f"dataset {args.dataset!r} is scored against its known modes; it has no reference "
-                            f"statistics")
-    extractor = get_extractor(args.extractor or info.default_extractor, args.dataset, data_dir=args.data_dir)
-    for split in args.split:
-        size = len(load_split(args.dataset, split, args.data_dir))
-        key = ReferenceKey(args.dataset, (), split, extractor.name, extractor.weights_sha,
-                           reference_n_real(args.n, args.n, size))
-        path = compute_reference(key, extractor, args.data_dir)
-        print(f"{args.dataset} {split}: {extractor.name} n={key.n_real} -> {path}")
+    extractor = None
+    if info.kind == "image":
+        extractor = get_extractor(args.extractor or info.default_extractor, args.dataset, data_dir=args.data_dir)
+        for split in args.split:
+            size = len(load_split(args.dataset, split, args.data_dir))
+            key = ReferenceKey(args.dataset, (), split, extractor.name, extractor.weights_sha,
+                               reference_n_real(args.n, args.n, size))
+            path = compute_reference(key, extractor, args.data_dir)
+            print(f"{args.dataset} {split}: {extractor.name} n={key.n_real} -> {path}")
+    if args.no_baselines:
+        return 0
+    # the baselines a trial with eval {n_samples: --n-samples, n_real: --n} is compared with
+    protocol = Protocol(args.dataset, (), extractor.name if extractor else None, args.n_samples,
+                        args.n if info.kind == "image" else None)
+    for record in compute_baselines(protocol, info.default_metrics, data_dir=args.data_dir, draws=args.draws):
+        if info.kind == "toy" or record["split"] in args.split:
+            print("\n".join(format_record(record)))
     return 0
 
 
@@ -103,12 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="aggregate a results directory into report.md, figures and tables")
     rep.add_argument("results_dir")
     rep.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
-    st = sub.add_parser("stats", help="precompute a dataset's reference statistics (pytorch-fid .npz)")
+    st = sub.add_parser("stats", help="precompute a dataset's reference statistics (pytorch-fid .npz) and print "
+                                      "its baselines (noise, fitted Gaussian, real data)")
     st.add_argument("dataset")
     st.add_argument("--extractor", help="feature extractor (default: the dataset's)")
     st.add_argument("--split", action="append", choices=["train", "val", "test"], default=None,
                     help="split(s) to compute (default: val and test)")
     st.add_argument("--n", type=int, default=10000, help="number of real images (capped at the split's size)")
+    st.add_argument("--n-samples", type=int, default=2500,
+                    help="generated samples per baseline draw, as a suite's eval.n_samples (default 2500)")
+    st.add_argument("--draws", type=int, default=5, help="independent draws per baseline (default 5)")
+    st.add_argument("--no-baselines", action="store_true", help="only the reference statistics")
     st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
     return p

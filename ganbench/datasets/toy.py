@@ -1,10 +1,13 @@
-"""2D Gaussian mixtures of the mode-collapse literature (PacGAN, VEEGAN): ``ring8`` and ``grid25``.
+"""2D Gaussian mixtures of the mode-collapse literature (PacGAN, VEEGAN): ``ring8`` and ``grid25``, in (-1, 1).
 
-ring8: 8 modes evenly on the unit circle, std 0.01. grid25: 25 modes at {-4,-2,0,2,4}^2, std 0.05.
-100k training points (a fixed draw); val and test are further fixed draws of 10k. Generators end in tanh, so the
-mixtures are scaled into (-1, 1): ring8 by 0.5 (radius 0.5), grid25 by 0.15 (modes at up to +-0.6). Centres and std
-scale with the points, and the mode metrics (distance under 3 std, histogram over modes) do not change under scaling,
-so they are the papers' numbers.
+Generators end in tanh, so the mixtures live in (-1, 1), and every number a user sees (listing, figures, docs) is in
+these units:
+- ring8: 8 modes evenly on the circle of radius 0.5 (centres 0.5 (cos 2 pi k/8, sin 2 pi k/8)), std 0.005; a sample
+  is high quality within 3 std = 0.015 of a centre.
+- grid25: 25 modes at {-0.6, -0.3, 0, 0.3, 0.6}^2, std 0.0075; high quality within 3 std = 0.0225 of a centre.
+They are the papers' mixtures (ring8: unit circle, std 0.01; grid25: {-4, -2, 0, 2, 4}^2, std 0.05) scaled by 0.5
+and 0.15. The mode metrics (distance under 3 std, histogram over modes) do not change under scaling, so their values
+are the papers' numbers. 100k training points (a fixed draw); val and test are further fixed draws of 10k.
 """
 from __future__ import annotations
 
@@ -45,7 +48,9 @@ def grid25_centers() -> np.ndarray:
     return np.array([(x, y) for x in axis for y in axis])
 
 
-DATASETS.add("ring8", GaussianMixture("ring8", ring8_centers(), 0.01, scale=0.5),
-             help="8 Gaussians on the unit circle, std 0.01 (2D, mode metrics)")
-DATASETS.add("grid25", GaussianMixture("grid25", grid25_centers(), 0.05, scale=0.15),
-             help="25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (2D, mode metrics)")
+_RING8 = GaussianMixture("ring8", ring8_centers(), 0.01, scale=0.5)
+_GRID25 = GaussianMixture("grid25", grid25_centers(), 0.05, scale=0.15)
+DATASETS.add("ring8", _RING8, help=f"8 Gaussians on a circle of radius 0.5, std {_RING8.std:g}, high quality within "
+                                   f"3 std = {3 * _RING8.std:g} of a centre; in (-1, 1) (2D, mode metrics)")
+DATASETS.add("grid25", _GRID25, help=f"25 Gaussians at {{-0.6,-0.3,0,0.3,0.6}}^2, std {_GRID25.std:g}, high quality "
+                                     f"within 3 std = {3 * _GRID25.std:g} of a centre; in (-1, 1) (2D, mode metrics)")
