@@ -175,5 +175,5 @@ class Evaluator:
             out = metric.fn(**inputs)
             for name, value in out.items():
                 values[name] = float(value)
-                provenance[name] = {"metric": metric.name, **base}
+                provenance[name] = {"metric": metric.name, "direction": OUTPUT_DIRECTIONS.get(name), **base}
         return values, provenance
