@@ -159,21 +159,23 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         k: p.get(k) for k in ("dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
                               "eval_every_g_steps", "eval_n_samples", "eval_n_real")},
         **{k: p.get(f"{metric}_{k}") for k in tables.METRIC_KEYS})
-    task = (f"{group.dataset} ({metric})", entry, best_runs) if entry and best_runs else None
+    runs = tables.aggregate_runs(group, best_runs)
+    task = (f"{group.dataset} ({metric})", entry, runs) if entry and runs else None
     return summary, task
 
 
 def _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold) -> None:
     frame, metric, direction = group.frame, group.metric, group.direction
     col = f"best_{metric}"
-    data = frame.assign(name=names)
+    data = frame.assign(name=names, not_learned=not_learned)
     scored = data[data.status.isin(tables.SCORED) & data[col].notna()] if col in data else data.iloc[:0]
     fig = lambda kind: f"figures/{slug}-{kind}.png"  # noqa: E731
     ylabel = f"{metric} (test, best checkpoint)"
     if figures.plot_scores(scored, col, colors, out / fig("scores"), f"{group.dataset}: {metric} per variant", ylabel,
                            entry, threshold):
         doc.figure(fig("scores"), f"{metric} per variant on {group.dataset}",
-                   "Every trial's score (points) over the quartiles of its variant (box); lines: baselines.")
+                   "Every trial's score (points; open: not learned) over the quartiles of its variant (box); "
+                   "lines: baselines.")
     if not history.empty:
         h = history.merge(data[["trial_id", "name"]], on="trial_id")
         if figures.plot_curves(h, metric, colors, out / fig("curves"), f"{group.dataset}: {metric} during training"):
@@ -270,7 +272,8 @@ def _aggregate_section(doc: Document, tasks: list, colors: dict, out: Path) -> N
         return
     doc.heading("Across datasets")
     doc.para("Scores normalised by their baselines (0 = noise mean, 1 = real-data mean, higher is better) for the "
-             "seeds of each variant's best configuration on " + ", ".join(md_text(t) for t in labels) + "; "
+             "seeds of each variant's best configuration (where none learned on every seed: the configuration with "
+             "the best mean) on " + ", ".join(md_text(t) for t in labels) + "; "
              "IQM = interquartile mean of the pooled runs (`scipy.stats.trim_mean`, 25%), intervals by stratified "
              "bootstrap (each dataset resampled on its own), as in rliable (Agarwal et al. 2021)."
              + (f" Left out (not on every dataset): {', '.join(left_out)}." if left_out else ""))

@@ -82,9 +82,15 @@ def plot_scores(data: pd.DataFrame, col: str, colors: dict, path: Path, title: s
                showfliers=False, medianprops={"color": "0.3"}, boxprops={"color": "0.6"}, whiskerprops={"color": "0.6"},
                capprops={"color": "0.6"})
     rng = np.random.default_rng(0)
+    failed = data["not_learned"].astype(bool) if "not_learned" in data else pd.Series(False, index=data.index)
     for i, v in enumerate(order):
-        y = data[data.name == v][col].to_numpy(float)
-        ax.scatter(i + rng.uniform(-0.12, 0.12, len(y)), y, color=colors[v], s=22, zorder=3, edgecolor="white", lw=0.5)
+        d = data[data.name == v]
+        x = i + rng.uniform(-0.12, 0.12, len(d))
+        nl = failed.reindex(d.index).to_numpy()
+        ax.scatter(x[~nl], d[col][~nl], color=colors[v], s=22, zorder=3, edgecolor="white", lw=0.5)
+        if nl.any():
+            ax.scatter(x[nl], d[col][nl], facecolor="none", edgecolor=colors[v], s=22, zorder=3, lw=1,
+                       label="open marker: not learned")
     ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0, ha="right" if len(order) > 4
                   else "center")
     _baseline_lines(ax, entry, threshold)
@@ -150,6 +156,9 @@ def plot_budget(per_config: dict, better_max: bool, colors: dict, path: Path, ti
             ax.plot(curve.k, curve["mean"], marker="o", ms=3, color=colors[variant], label=variant)
             ax.fill_between(curve.k, curve.q05, curve.q95, color=colors[variant], alpha=0.18)
     ax.fill_between([], [], [], color="0.5", alpha=0.18, label="shaded: 5-95% of 1000 bootstrap draws")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("search budget k (configurations, one seed)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)

@@ -74,8 +74,8 @@ def smallest_p(n_a: int, n_b: int, paired: bool) -> float:
 
 def compare(a, b, direction: str, paired: bool = False, seed: int = 0) -> dict:
     """One pairwise comparison: probability of improvement of A over B with its interval, and the test's p-value
-    (Wilcoxon signed-rank on the differences when ``paired``, else Mann-Whitney U; both two-sided, p-values from
-    the exact permutation distribution while it has fewer than 9999 arrangements)."""
+    (Wilcoxon signed-rank on the differences when ``paired``, else Mann-Whitney U; two-sided: twice the smaller
+    one-sided p, from the exact permutation distribution while it has fewer than 9999 arrangements)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     poi, lo, hi = probability_of_improvement(a, b, direction, seed=seed)
     # p-values from the permutation distribution (exact while the arrangements number fewer than 9999, ties

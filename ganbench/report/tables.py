@@ -186,6 +186,22 @@ def variant_table(group: Group, learned: pd.Series | None = None) -> tuple[pd.Da
     return table[[c for c in order if c in table]], best_runs
 
 
+def aggregate_runs(group: Group, best_runs: dict) -> dict:
+    """Per variant, the seeds' scores used in aggregates over datasets: the best configuration's, or where no
+    configuration learned on every seed, the configuration with the best mean (so a failing variant counts)."""
+    frame, col, direction = group.frame, f"best_{group.metric}", group.direction or "min"
+    if col not in frame:
+        return dict(best_runs)
+    names = variant_names(frame)
+    out = dict(best_runs)
+    scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
+    for name, g in scored.groupby(names.reindex(scored.index)):
+        if name not in out:
+            sample = best_config(g, col, direction, pd.Series(True, index=g.index))
+            out[name] = g[g["sample"] == sample][col].to_numpy(dtype=float)
+    return out
+
+
 def _pairable(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Trials pair when both variants hold the same (search sample, seed) keys and the hyperparameters that both
     search take the same values at each sample (shared draws); without a search there is nothing to pair on."""
