@@ -1,7 +1,8 @@
 """A report as a list of blocks (headings, paragraphs, tables, figures), written out as Markdown, as one
 self-contained HTML file (figures embedded as base64 PNG, every string escaped) and tables as CSV and LaTeX.
 
-Paragraph text may use ``**bold**`` and ```code``` marks; everything else in it, user strings included, is text.
+Paragraph text may use ``**bold**``, ``*italic*`` and ```code``` marks; everything else in it, user strings
+included, is text.
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def _latex_escape(text: str) -> str:
 def _inline_html(text: str) -> str:
     out = html.escape(text)
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", out)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
 
 
@@ -149,7 +151,8 @@ class Document:
 
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.45}"
-       "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}caption{text-align:left;padding:0.3em 0}"
+       "table{border-collapse:collapse;margin:1em 0;font-size:0.85em;display:block;overflow-x:auto}"
+       "caption{text-align:left;padding:0.3em 0}"
        "th,td{border:1px solid #ccc;padding:0.25em 0.5em}th{background:#f3f3f3}td.num{text-align:right}"
        "figure{margin:1em 0}img{max-width:100%}figcaption{font-size:0.85em;color:#444}"
        "code{background:#f3f3f3;padding:0 0.2em}")
