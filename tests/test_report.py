@@ -20,7 +20,7 @@ PROV = {"digits": ("fid", "min", {"extractor": "classifier", "n_real": 359, "n_f
 
 def write_trial(results: Path, *, dataset="digits", gan="ns", arch="mlp", seed=0, sample=0, hparams=None,
                 budget=2000, n_samples=2500, status="completed", score=None, metric=None, direction=None,
-                extra_scores=None, history=True, suite="study") -> str:
+                extra_scores=None, history=True, suite="study", flops_per_step=None) -> str:
     """One trial's files as the runner and trainer write them; returns its id."""
     default_metric, default_direction, prov = PROV.get(dataset, ("fid", "min", PROV["digits"][2]))
     metric, direction = metric or default_metric, direction or default_direction
@@ -44,7 +44,8 @@ def write_trial(results: Path, *, dataset="digits", gan="ns", arch="mlp", seed=0
             value = score * (1 + 0.5 * (3 - k)) if score is not None else None
             lines.append(json.dumps({"d_steps": step, "g_steps": step, "seconds": 2.0 * (k + 1), "split": "val",
                                      "d_acc_real": 0.6, "d_acc_fake": 0.5 + 0.1 * k, "g_grad_norm": 10.0 ** k,
-                                     "diversity": 1.0 - 0.1 * k, metric: value, "provenance": {}}))
+                                     "diversity": 1.0 - 0.1 * k, metric: value, "provenance": {},
+                                     **({"flops": flops_per_step * step} if flops_per_step else {})}))
         text = "\n".join(lines) + "\n"
         (d / "metrics.jsonl").write_text(text[:-20] if status == "running" else text)  # running: a half line
     if status == "running":
@@ -55,6 +56,7 @@ def write_trial(results: Path, *, dataset="digits", gan="ns", arch="mlp", seed=0
         p = {"n_samples": n_samples, **prov, "n_fake": n_samples}
         summary.update({"d_steps": budget, "g_steps": budget // 5 if gan.startswith("wgan") else budget,
                         "wall_seconds": 1.5 * budget / 100, "best_d_steps": points[-1],
+                        **({"flops": flops_per_step * budget} if flops_per_step else {}),
                         **{f"best_{m}": v for m, v in scores.items()}, **{f"final_{m}": v for m, v in scores.items()},
                         "provenance": {m: {"metric": m, "direction": direction if m == metric else "max", **p}
                                        for m in scores}})
@@ -210,7 +212,7 @@ def test_search_pairs_and_figures(tmp_path):
             write_trial(res, gan="ns", sample=sample, seed=seed, hparams={"lr": lr}, score=100.0 / (sample + 1) + seed,
                         extra_scores={"precision": 0.5, "recall": 0.1 * sample})
             write_trial(res, gan="wgan-gp", sample=sample, seed=seed, hparams={"lr": lr}, score=90.0 / (sample + 1),
-                        extra_scores={"precision": 0.6, "recall": 0.2})
+                        extra_scores={"precision": 0.6, "recall": 0.2}, flops_per_step=1e9)
     write_trial(res, gan="wgan-gp", sample=3, seed=2, hparams={"lr": 1e-2}, score=1e4, status="diverged")
     report = build_report(res)
     pairs = _table(res / "report", "pairwise").set_index("level")
@@ -218,6 +220,7 @@ def test_search_pairs_and_figures(tmp_path):
     figs = {p.name.split("-", 4)[-1] for p in (res / "report" / "figures").iterdir()}
     assert {"scores.png", "curves.png", "pr.png", "hparams.png", "budget.png", "seeds.png",
             "diagnostics.png"} <= figs
+    assert _table(res / "report", "variants").set_index("gan").loc["wgan-gp", "FLOPs"] == 2e12
     html = (res / "report" / "report.html").read_text()
     assert html.count("<img src=\"data:image/png;base64,") == report.path.read_text().count("![")
     from ganbench.report.build import _budget_scores
@@ -308,3 +311,20 @@ def test_palette_legend_and_log_axes():
     plt.close(fig)
     assert figures.spans_decades([449.0, 16.0]) and not figures.spans_decades([1.0, 8.0])
     assert not figures.spans_decades([-1.0, 100.0])
+
+
+def test_environment_record(tmp_path):
+    import socket
+
+    from ganbench.environment import collect_environment
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\n")
+    env = collect_environment(suite)
+    assert env["suite"] == {"file": "s.yaml", "sha256": hashlib.sha256(b"name: s\n").hexdigest()}
+    assert env["packages"]["torch"] and env["packages"]["pandas"] == pd.__version__
+    assert env["hardware"]["cpu_count"] >= 1 and env["python"]["version"].count(".") == 2
+    assert set(env["accelerators"]) >= {"torch_cuda_build", "cuda_available", "gpus"}
+    text = json.dumps(env)
+    host = socket.gethostname()
+    assert len(host) < 6 or host not in text  # hardware summary without the host name

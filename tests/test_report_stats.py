@@ -69,6 +69,12 @@ def test_compare_unpaired_is_an_exact_mann_whitney(a, b):
     assert out["smallest_p"] == pytest.approx(2 / comb(len(a) + len(b), len(a)))
 
 
+def test_compare_one_run_each_cannot_tell():
+    out = stats.compare([1.0], [9.0], "min")
+    assert out["p"] == 1.0 and out["smallest_p"] == 1.0 and out["poi"] == 1.0 and np.isnan(out["poi_low"])
+    assert stats.compare([1.0], [9.0], "min", paired=True)["p"] == 1.0
+
+
 def test_compare_paired_is_an_exact_signed_rank_test():
     a, b = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 3.5, 4.0, 6.0, 7.5])
     out = stats.compare(a, b, "min", paired=True)

@@ -81,7 +81,10 @@ def compare(a, b, direction: str, paired: bool = False, seed: int = 0) -> dict:
     # p-values from the permutation distribution (exact while the arrangements number fewer than 9999, ties
     # included), so that few seeds give the honest, coarse p-values of an exact test
     method = stats.PermutationMethod(n_resamples=9999, random_state=np.random.default_rng(seed))
-    if paired:
+    if min(len(a), len(b)) < 2:  # one run each: both arrangements are as extreme, the exact p is 1
+        p = 1.0
+        test = "Wilcoxon signed-rank, paired" if paired else "Mann-Whitney U"
+    elif paired:
         if len(a) != len(b):
             raise ValueError("paired samples differ in length")
         p = 1.0 if np.all(a == b) else float(stats.wilcoxon(a, b, method=method).pvalue)
