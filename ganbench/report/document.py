@@ -23,7 +23,7 @@ def cell(value) -> str:
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
             return ""
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.4g}"
     if value is None or value is pd.NA:
         return ""
     return str(value)
