@@ -38,13 +38,16 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from ganbench.report import make_report
+    from ganbench.report import build_report, terminal_summary
 
     results = Path(args.results_dir)
     if not results.is_dir():
         raise GanbenchError(f"{results}: no such results directory")
-    path = make_report(results, Path(args.out) if args.out else None)
-    print(f"wrote {path}")
+    report = build_report(results, Path(args.out) if args.out else None)
+    print(terminal_summary(report.summary))
+    if report.partial:
+        print("partial results: some trials are still pending or running; the report says how many")
+    print(f"wrote {report.path} and {report.path.with_name('report.html')}")
     return 0
 
 
@@ -111,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in (run, val):
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (lr=1e-4) or a field (budget.d_steps=200); repeatable")
-    rep = sub.add_parser("report", help="aggregate a results directory into report.md, figures and tables")
+    rep = sub.add_parser("report", help="aggregate a results directory into report.md, report.html, figures and "
+                                        "tables (CSV, LaTeX)")
     rep.add_argument("results_dir")
     rep.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
     st = sub.add_parser("stats", help="precompute a dataset's reference statistics (pytorch-fid .npz) and print "

@@ -304,7 +304,7 @@ class Evaluator:
             out, extra = out if isinstance(out, tuple) else (out, {})
             for name, value in out.items():
                 values[name] = float(value)
-                provenance[name] = {"metric": metric.name, **base, **extra}
+                provenance[name] = {"metric": metric.name, "direction": OUTPUT_DIRECTIONS.get(name), **base, **extra}
         return values, provenance
 
 

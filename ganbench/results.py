@@ -74,9 +74,9 @@ def _flatten_row(config: dict, summary: dict) -> dict:
            "suite": config["suite"], "gan": config["gan"], "variant": config["variant"], "loss": config["loss"],
            "penalty": config["penalty"], "dataset": config["dataset"], "architecture": config["architecture"],
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
-           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"]}
+           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config)}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
-    for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "device", "primary",
+    for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "primary",
                 "best_d_steps", "error"):
         if key in summary:
             row[key] = summary[key]
@@ -85,11 +85,21 @@ def _flatten_row(config: dict, summary: dict) -> dict:
             row[key] = value
     prov = summary.get("provenance") or {}
     for metric, p in sorted(prov.items()):  # provenance columns: numbers of different protocol never share a column
-        row[f"{metric}_extractor"] = p.get("extractor")
-        row[f"{metric}_n_real"] = p.get("n_real")
-        row[f"{metric}_n_fake"] = p.get("n_fake")
-        row[f"{metric}_split"] = p.get("split")
+        for field in PROVENANCE_FIELDS:
+            row[f"{metric}_{field}"] = p.get(field)
     return row
+
+
+PROVENANCE_FIELDS = ("extractor", "n_real", "n_fake", "split", "direction")
+
+
+def _protocol_columns(config: dict) -> dict:
+    """The trial's protocol as columns (dataset options, evaluation settings), so trials of different protocol are
+    told apart from trials.csv alone."""
+    e = config.get("eval") or {}
+    return {"dataset_options": json.dumps(config.get("dataset_options") or {}, sort_keys=True),
+            "primary": e.get("primary"),  # the summary's, where there is one, replaces it
+            **{f"eval_{k}": e.get(k) for k in ("every_d_steps", "every_g_steps", "n_samples", "n_real")}}
 
 
 def collect_rows(results: Path) -> list[dict]:
@@ -101,7 +111,10 @@ def collect_rows(results: Path) -> list[dict]:
             continue
         config = json.loads(cfg_path.read_text())
         config["trial_id"] = d.name
-        rows.append(_flatten_row(config, read_summary(results, d.name) or {}))
+        summary = read_summary(results, d.name) or {}
+        if not summary and (d / "metrics.jsonl").is_file():  # started, no summary yet: running (or interrupted)
+            summary = {"status": "running"}
+        rows.append(_flatten_row(config, summary))
     return rows
 
 
@@ -116,13 +129,45 @@ def write_trials_csv(results: Path) -> Path:
 
 
 def read_history(results: Path, trial_ids: Iterable[str]):
+    """Every trial's ``metrics.jsonl`` as one frame, one row per evaluation point, with a ``trial_id`` column.
+    A last line still being written by a running trial is skipped."""
     import pandas as pd
 
-    frames = []
+    records = []
     for tid in trial_ids:
         path = trial_dir(results, tid) / "metrics.jsonl"
-        if path.is_file() and path.stat().st_size:
-            f = pd.read_json(path, lines=True)
-            f["trial_id"] = tid
-            frames.append(f.drop(columns=["provenance"], errors="ignore"))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                record.pop("provenance", None)
+                records.append({**record, "trial_id": tid})
+    return pd.DataFrame.from_records(records)
+
+
+def load_results(results: Path):
+    """A results directory as ``(trials, history)``: ``trials`` has one row per trial (its status, variant,
+    dataset, protocol, ``hp_*`` hyperparameters, ``final_*``/``best_*`` test scores and their provenance columns),
+    rebuilt from ``trials/<id>/`` so that a suite still running shows its pending and running trials (read from
+    ``trials.csv`` where there are no trial directories); ``history`` is every ``metrics.jsonl`` with a
+    ``trial_id`` column. Reads files only (no torch)."""
+    import pandas as pd
+
+    from ganbench.registry import GanbenchError
+
+    results = Path(results)
+    rows = collect_rows(results)
+    if rows:
+        trials = pd.DataFrame(rows)
+    elif (results / "trials.csv").is_file():
+        trials = pd.read_csv(results / "trials.csv")
+    else:
+        raise GanbenchError(f"{results}: no trials/ and no trials.csv here; run `ganbench run SUITE --results "
+                            f"{results}` first")
+    if trials.empty:
+        raise GanbenchError(f"{results}: no trials recorded yet")
+    return trials, read_history(results, trials.trial_id)

@@ -1,0 +1,113 @@
+"""Baselines beside every score: what noise scores and what real data scores, on the same protocol.
+
+``<results>/baselines.json`` (written by ganbench when a suite runs) holds, per dataset x protocol (dataset options,
+split, extractor, n_real, n_fake), each metric's scores for noise draws (uniform noise images, or points uniform over
+a toy's bounding box) and for real data (train split scored against test: the floor of that feature space, and its
+resampling spread). A trial is **not learned** on a metric when it does not beat the best noise draw by at least
+``NOT_LEARNED_FRACTION`` of the distance between noise and real data.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ganbench.registry import GanbenchError
+
+NOT_LEARNED_FRACTION = 0.1
+MATCH_FIELDS = ("dataset", "dataset_options", "split", "extractor", "n_real", "n_fake")
+
+
+def read_baselines(results: Path) -> list[dict]:
+    """The records of ``baselines.json`` (an empty list when the file is absent)."""
+    path = Path(results) / "baselines.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise GanbenchError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("baselines"), list):
+        raise GanbenchError(f"{path}: expected {{\"version\": 1, \"baselines\": [...]}}")
+    for i, rec in enumerate(data["baselines"]):
+        missing = [f for f in (*MATCH_FIELDS, "metrics") if f not in rec and f != "dataset_options"]
+        if missing:
+            raise GanbenchError(f"{path}: baselines[{i}] lacks {', '.join(missing)}")
+    return data["baselines"]
+
+
+def _norm(value):
+    """Comparable form of a provenance value (CSV round trips turn 359 into 359.0 and dicts into JSON text)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                return json.dumps(json.loads(text), sort_keys=True)
+            except json.JSONDecodeError:
+                return text
+        return text
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+    return value
+
+
+def match_baseline(records: list[dict], protocol: dict) -> dict | None:
+    """The record with the same dataset, dataset options, split, extractor, n_real and n_fake, or None."""
+    want = {f: _norm(protocol.get(f, {} if f == "dataset_options" else None)) for f in MATCH_FIELDS}
+    for rec in records:
+        have = {f: _norm(rec.get(f, {} if f == "dataset_options" else None)) for f in MATCH_FIELDS}
+        if have == want:
+            return rec
+    return None
+
+
+def noise_best(entry: dict, direction: str) -> float:
+    noise = entry["noise"]
+    if noise.get("best") is not None:
+        return float(noise["best"])
+    values = np.asarray(noise["values"], dtype=float)
+    return float(values.max() if direction == "max" else values.min())
+
+
+def learned_threshold(entry: dict, direction: str) -> float:
+    """The score a trial must reach (at least, for "max"; at most, for "min") to count as learned."""
+    margin = NOT_LEARNED_FRACTION * abs(float(entry["real"]["mean"]) - float(entry["noise"]["mean"]))
+    best = noise_best(entry, direction)
+    return best + margin if direction == "max" else best - margin
+
+
+def not_learned(score: float, entry: dict, direction: str) -> bool:
+    """True when ``score`` is not better than the best noise draw by at least 10% of |real mean - noise mean|.
+    A missing score (nan) is not judged here: it is a failed or diverged trial, counted as such."""
+    if score is None or not math.isfinite(float(score)):
+        return False
+    threshold = learned_threshold(entry, direction)
+    return not (score >= threshold if direction == "max" else score <= threshold)
+
+
+def normalise(scores, entry: dict) -> np.ndarray:
+    """0 at the noise mean, 1 at the real-data mean (higher is better whatever the metric's direction)."""
+    noise, real = float(entry["noise"]["mean"]), float(entry["real"]["mean"])
+    return (np.asarray(scores, dtype=float) - noise) / (real - noise)
+
+
+def baseline_rows(record: dict, metrics: list[str]) -> list[dict]:
+    """Noise and real-data rows for a score table: mean, std and the range of the draws, per metric."""
+    rows = []
+    for kind, label in (("noise", record.get("noise_kind", "noise")), ("real", record.get("real_kind", "real data"))):
+        row = {"baseline": kind, "what": label}
+        for m in metrics:
+            entry = (record.get("metrics") or {}).get(m, {}).get(kind)
+            if entry:
+                row[f"{m} mean"] = entry.get("mean")
+                row[f"{m} std"] = entry.get("std")
+                vals = np.asarray(entry.get("values") or [], dtype=float)
+                row[f"{m} draws"] = len(vals)
+        rows.append(row)
+    return rows

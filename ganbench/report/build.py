@@ -1,0 +1,314 @@
+"""``ganbench report DIR``: from result files only (trials/<id>/, trials.csv, baselines.json, environment.json),
+write ``report.md``, a self-contained ``report.html``, ``summary.csv``, every table as CSV and LaTeX under
+``tables/``, figures under ``figures/`` and sample grids under ``samples/``; return a short terminal summary."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ganbench.report import aggregate as agg
+from ganbench.report import baselines as bl
+from ganbench.report import diagnostics, figures, stats, tables
+from ganbench.report.document import Document, md_text
+from ganbench.results import atomic_write_text, load_results, trial_dir
+
+INTRO = ("Scores are on the **test** split, for each trial's best generator chosen on the **validation** split "
+         "(held-out model selection); curves are validation scores during training. A *configuration* is one "
+         "search sample; **best config** is the configuration with the best mean over its seeds, among those whose "
+         "every seed learned; its interval is a 95% percentile bootstrap over seeds (`scipy.stats.bootstrap`). "
+         "**median**, **q25** and **q75** are over every scored trial of the search. D steps, G steps and wall "
+         "seconds are medians over the scored trials.")
+
+
+@dataclass
+class Report:
+    path: Path  # report.md
+    summary: pd.DataFrame
+    partial: bool
+
+
+def _slug(*parts) -> str:
+    parts = [int(p) if isinstance(p, float) and p.is_integer() else p for p in parts]
+    return "-".join("".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(p)) for p in parts)
+
+
+def _status_line(trials: pd.DataFrame) -> tuple[str, bool]:
+    counts = trials.status.value_counts()
+    text = f"{len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."
+    unfinished = int(counts.get("pending", 0) + counts.get("running", 0))
+    if unfinished:
+        text = (f"**Partial results**: {unfinished} of {len(trials)} trials are not finished "
+                f"({int(counts.get('running', 0))} running or interrupted, {int(counts.get('pending', 0))} pending); "
+                f"tables count them and score only the finished ones. " + text)
+    return text, bool(unfinished)
+
+
+def read_environment(results: Path) -> list[dict]:
+    path = Path(results) / "environment.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return [{"environment.json": "unreadable (not valid JSON)"}]
+    return data if isinstance(data, list) else [data]
+
+
+def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", ", ".join(map(str, v)) if isinstance(v, list) else str(v)))
+    return out
+
+
+def _other_metrics(group: tables.Group, names: pd.Series) -> pd.DataFrame:
+    frame = group.frame
+    cols = [c for c in frame.columns if c.startswith("best_") and c not in (f"best_{group.metric}", "best_d_steps")
+            and frame[c].notna().any() and pd.api.types.is_numeric_dtype(frame[c])]
+    if not cols:
+        return pd.DataFrame()
+    metrics = [c.removeprefix("best_") for c in cols]
+    scored = frame[frame.status.isin(tables.SCORED)]
+    table = scored.groupby(names.reindex(scored.index))[cols].mean()
+    table.columns = metrics
+    rows = table.reset_index(names="variant")
+    if group.baseline:
+        base = [{"variant": f"{kind} baseline (mean)",
+                 **{m: ((group.baseline["metrics"].get(m) or {}).get(kind) or {}).get("mean") for m in metrics}}
+                for kind in ("noise", "real")]
+        rows = pd.concat([rows, pd.DataFrame(base)], ignore_index=True)
+    labels = {"max": "higher better", "min": "lower better"}
+    rows.columns = ["variant", *(f"{m} ({labels.get(tables.metric_direction(frame, m), 'no direction')})"
+                                 for m in metrics)]
+    return rows
+
+
+def _budget_scores(scored: pd.DataFrame, col: str, names: pd.Series) -> dict:
+    """Per variant, one score per configuration at one seed (the seed with the most configurations)."""
+    out = {}
+    for name, g in scored.groupby(names.reindex(scored.index)):
+        seed = g.groupby("seed")["sample"].nunique().sort_index().idxmax()
+        out[name] = g[g.seed == seed].groupby("sample")[col].first().to_numpy(float)
+    return out
+
+
+def _seed_spread(scored: pd.DataFrame, col: str, names: pd.Series) -> pd.DataFrame:
+    g = scored.assign(name=names.reindex(scored.index)).groupby(["name", "sample"])[col]
+    spread = g.std(ddof=1).rename("std").reset_index()
+    return spread[spread["std"].notna()]
+
+
+def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, colors: dict, results: Path,
+                   out: Path, idx: int) -> tuple[pd.DataFrame, tuple | None]:
+    frame, metric, direction = group.frame, group.metric, group.direction
+    word = {"max": "higher is better", "min": "lower is better"}.get(direction, "direction unknown")
+    prov, protocol = tables.protocol_text(group)
+    doc.heading(f"{group.dataset}: {metric} ({word})")
+    doc.para(f"Provenance: {md_text(prov)}. Protocol: {md_text(protocol)}.")
+    slug = _slug(idx, group.dataset, metric, group.protocol.get("budget_steps"))
+    names = tables.variant_names(frame)
+    not_learned = tables.mark_not_learned(group)
+    table, best_runs = tables.variant_table(group, ~not_learned)
+    doc.table(table, f"{slug}-variants", f"{group.dataset}: {metric} per variant ({word})")
+    entry, threshold = group.entry, None
+    if entry and direction:
+        threshold = bl.learned_threshold(entry, direction)
+        rec = group.baseline
+        doc.table(pd.DataFrame(bl.baseline_rows(rec, [metric])), f"{slug}-baselines",
+                  f"Baselines on the same protocol ({metric}): noise, and real data (the floor of this feature "
+                  "space; its std is the resampling spread)")
+        n_nl = int(not_learned.sum())
+        doc.para(f"A trial counts as learned when its {metric} is {'at least' if direction == 'max' else 'at most'} "
+                 f"{threshold:.4g}: better than the best noise draw by 10% of the distance between the noise and "
+                 f"real-data means. " + (f"**{n_nl} trial(s) not learned**: counted in *not learned*, left out of "
+                                         "**best** and **best config**." if n_nl else "Every scored trial learned."))
+    elif direction:
+        doc.para("No baseline matches this protocol (dataset, options, split, extractor, n_real, n_fake) in "
+                 "`baselines.json`: 'not learned' is not assessed here, and scores have no noise or real-data "
+                 "reference.")
+    missing = [n for n in table.gan if n not in best_runs and (table.set_index("gan").loc[n, "completed"] +
+                                                                 table.set_index("gan").loc[n, "diverged"])]
+    if missing:
+        doc.para("No configuration learned on every seed for: " + ", ".join(f"**{m}**" for m in missing) +
+                 "; they have no best configuration and are left out of the comparison of best configurations.")
+    other = _other_metrics(group, names)
+    if not other.empty:
+        doc.table(other, f"{slug}-metrics", "Every metric of the best checkpoints (mean over scored trials)")
+    pairs = tables.pairwise_table(group, best_runs)
+    if not pairs.empty:
+        doc.heading("Which differences are real", 3)
+        doc.para("Probability of improvement P(A better) = P(a run of A scores better than a run of B), ties "
+                 "counting half (the Mann-Whitney U statistic / (n_A n_B), as in rliable), with a 95% two-sample "
+                 "bootstrap interval. Tests are two-sided (`scipy.stats.mannwhitneyu`; `scipy.stats.wilcoxon` "
+                 "where trials pair by seed and search sample with shared hyperparameter draws); p-values are "
+                 "Holm-corrected over the pairs of each level; a difference is called distinguishable from seed "
+                 f"noise when the corrected p < {stats.ALPHA}.")
+        doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
+        doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
+    _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold)
+    _samples(doc, group, names, not_learned, results, out)
+    p = group.protocol
+    summary = table.assign(dataset=group.dataset, metric=metric, direction=direction, **{
+        k: p.get(k) for k in ("dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
+                              "eval_every_g_steps", "eval_n_samples", "eval_n_real")},
+        **{k: p.get(f"{metric}_{k}") for k in tables.METRIC_KEYS})
+    runs = tables.aggregate_runs(group, best_runs)
+    task = (f"{group.dataset} ({metric})", entry, runs) if entry and runs else None
+    return summary, task
+
+
+def _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold) -> None:
+    frame, metric, direction = group.frame, group.metric, group.direction
+    col = f"best_{metric}"
+    data = frame.assign(name=names, not_learned=not_learned)
+    scored = data[data.status.isin(tables.SCORED) & data[col].notna()] if col in data else data.iloc[:0]
+    fig = lambda kind: f"figures/{slug}-{kind}.png"  # noqa: E731
+    ylabel = f"{metric} (test, best checkpoint)"
+    if figures.plot_scores(scored, col, colors, out / fig("scores"), f"{group.dataset}: {metric} per variant", ylabel,
+                           entry, threshold):
+        doc.figure(fig("scores"), f"{metric} per variant on {group.dataset}",
+                   "Every trial's score (points; open: not learned) over the quartiles of its variant (box); "
+                   "lines: baselines.")
+    if not history.empty:
+        h = history.merge(data[["trial_id", "name"]], on="trial_id")
+        if figures.plot_curves(h, metric, colors, out / fig("curves"), f"{group.dataset}: {metric} during training"):
+            doc.figure(fig("curves"), f"{metric} against D steps and wall seconds",
+                       "Left: median over each variant's trials against D steps (band: 25-75% of the trials); "
+                       "right: each trial against wall seconds (and FLOPs where recorded).")
+    if figures.plot_precision_recall(scored, colors, out / fig("pr"), f"{group.dataset}: precision against recall",
+                                     group.baseline):
+        doc.figure(fig("pr"), "precision against recall", "Each trial's best checkpoint (test).")
+    hps = tables._searched(scored) if len(scored) else []
+    if figures.plot_hparams(scored, col, hps, colors, out / fig("hparams"), f"{group.dataset}: {metric} against "
+                            "each searched hyperparameter", ylabel):
+        doc.figure(fig("hparams"), f"{metric} against searched hyperparameters", "Each trial (every seed).")
+    if direction and figures.plot_budget(_budget_scores(scored, col, names), direction == "max", colors,
+                                         out / fig("budget"), f"{group.dataset}: best {metric} reachable with k "
+                                         "configurations", f"{'max' if direction == 'max' else 'min'} {metric} over k"):
+        doc.figure(fig("budget"), f"{metric} against search budget",
+                   "Search budget (Lucic et al. 2018): best score among k configurations drawn with replacement "
+                   "from the configurations at one seed (1000 bootstrap draws; band: 5-95%).")
+    spread = _seed_spread(scored, col, names)
+    if figures.plot_seed_spread(spread, colors, out / fig("seeds"), f"{group.dataset}: seed variance of each "
+                                "configuration", f"std over seeds of {metric}"):
+        across = scored.groupby([names.reindex(scored.index), "sample"])[col].mean().std(ddof=1)
+        doc.figure(fig("seeds"), "seed variance per configuration",
+                   f"Seed variance: the std over seeds of each configuration (median {spread['std'].median():.4g}); "
+                   f"the std of the configuration means across the search is {across:.4g}.")
+    pair = diagnostics.pick_worst_and_healthy(data, col, direction or "min", not_learned)
+    if diagnostics.plot_diagnostics(history.merge(data[["trial_id", "name"]], on="trial_id") if not history.empty
+                                    else history, pair, metric, colors, out / fig("diagnostics"),
+                                    f"{group.dataset}: worst trial next to a healthy one", not_learned):
+        doc.figure(fig("diagnostics"), "training diagnostics of the worst and a healthy trial",
+                   "D accuracy on real and fake batches, G gradient norm and sample diversity against D steps.")
+
+
+def _samples(doc, group, names, not_learned, results, out) -> None:
+    col = f"best_{group.metric}"
+    if col not in group.frame:
+        return
+    frame = group.frame.assign(name=names)
+    frame = frame[frame[col].notna() & ~not_learned]
+    shown = []
+    for name, g in sorted(frame.groupby("name")):
+        best = g.sort_values(col, ascending=group.direction != "max").iloc[0]
+        src = trial_dir(results, best.trial_id) / "samples.png"
+        if src.is_file():
+            dest = f"samples/{_slug(best.dataset, name, best.trial_id)}.png"
+            shutil.copyfile(src, out / dest)
+            shown.append((dest, name, best))
+    if shown:
+        doc.heading("Samples of the best learned trial per variant", 3)
+        for dest, name, best in shown:
+            doc.figure(dest, f"samples of {name}", f"**{name}** (trial {best.trial_id}, {group.metric} "
+                                                   f"{best[col]:.4g})")
+
+
+def build_report(results: Path, out: Path | None = None) -> Report:
+    results = Path(results)
+    trials, history = load_results(results)
+    out = Path(out) if out else results / "report"
+    for sub in ("figures", "samples", "tables"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    records = bl.read_baselines(results)
+    suites = ", ".join(sorted(trials.suite.astype(str).unique()))
+    doc = Document(f"ganbench report: {suites}")
+    status, partial = _status_line(trials)
+    doc.para(status)
+    doc.para(INTRO)
+    if not records:
+        doc.para("No `baselines.json` in the results directory: scores are shown without their noise and real-data "
+                 "baselines, and no trial can be marked *not learned*.")
+    colors = figures.palette(tables.variant_names(trials))
+    summaries, tasks = [], []
+    for i, group in enumerate(tables.protocol_groups(trials)):
+        group.baseline = bl.match_baseline(records, group.match_fields()) if records else None
+        summary, task = _group_section(doc, group, history, colors, results, out, i)
+        summaries.append(summary)
+        if task:
+            tasks.append(task)
+    _aggregate_section(doc, tasks, colors, out)
+    _environment_section(doc, results)
+    doc.heading("How these numbers were made")
+    doc.para("Every trial trained one GAN variant under the budget above and was scored at its evaluation points; "
+             "configs, metric histories (`metrics.jsonl`) and provenance are in `trials/<trial_id>/` of the results "
+             "directory. Tables are also in `summary.csv` and `tables/` (CSV and LaTeX).")
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    doc.write(out)
+    return Report(out / "report.md", summary, partial)
+
+
+def _aggregate_section(doc: Document, tasks: list, colors: dict, out: Path) -> None:
+    runs, labels, left_out = agg.normalised_runs(tasks)
+    if not runs:
+        return
+    doc.heading("Across datasets")
+    doc.para("Scores normalised by their baselines (0 = noise mean, 1 = real-data mean, higher is better) for the "
+             "seeds of each variant's best configuration (where none learned on every seed: the configuration with "
+             "the best mean) on " + ", ".join(md_text(t) for t in labels) + "; "
+             "IQM = interquartile mean of the pooled runs (`scipy.stats.trim_mean`, 25%), intervals by stratified "
+             "bootstrap (each dataset resampled on its own), as in rliable (Agarwal et al. 2021)."
+             + (f" Left out (not on every dataset): {', '.join(left_out)}." if left_out else ""))
+    table = agg.aggregate_table(runs)
+    doc.table(table, "aggregate", "Normalised scores across datasets")
+    if agg.plot_aggregate(table, runs, colors, out / "figures/aggregate.png"):
+        doc.figure("figures/aggregate.png", "aggregate normalised scores and performance profiles",
+                   "Left: IQM and mean with 95% stratified bootstrap intervals; right: performance profiles.")
+
+
+def _environment_section(doc: Document, results: Path) -> None:
+    doc.heading("Environment")
+    envs = read_environment(results)
+    if not envs:
+        doc.para("No `environment.json` in the results directory (`ganbench run` writes one per run).")
+        return
+    for i, env in enumerate(envs):
+        rows = _flatten(env) if isinstance(env, dict) else [("environment", str(env))]
+        doc.table(pd.DataFrame(rows, columns=["key", "value"]), f"environment{'' if len(envs) == 1 else i}",
+                  "The software and hardware of the run" + (f" ({i + 1} of {len(envs)})" if len(envs) > 1 else ""))
+
+
+def terminal_summary(summary: pd.DataFrame) -> str:
+    """A short table for the terminal: per dataset and variant, the best configuration's mean and its interval."""
+    if summary.empty:
+        return "no scored trials yet"
+    cols = [c for c in ("dataset", "metric", "budget_steps", "gan", "trials", "not learned", "best config mean",
+                        "CI low", "CI high", "median") if c in summary]
+    shown = summary[cols].rename(columns={"budget_steps": "budget", "best config mean": "best cfg mean",
+                                          "not learned": "not lrnd"})
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+
+def make_report(results: Path, out: Path | None = None) -> Path:
+    return build_report(results, out).path
+
+
+__all__ = ["Report", "build_report", "make_report", "terminal_summary", "read_environment"]

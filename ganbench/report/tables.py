@@ -1,0 +1,268 @@
+"""Report tables: trials split by protocol, one row per variant, pairwise comparisons.
+
+A table never pools trials of different protocol: dataset and its options, budget unit and size, evaluation settings
+(every, n_samples, n_real), primary metric, and the metric's provenance (extractor, n_real, n_fake, split).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ganbench.report import baselines as bl
+from ganbench.report import stats
+
+# Only for results written before each metric's direction was stored with it (``<metric>_direction``).
+DIRECTION_FALLBACK = {
+    "modes": "max", "hq": "max", "reverse_kl": "min", "fid": "min", "kid": "min", "precision": "max",
+    "recall": "max", "density": "max", "coverage": "max", "is": "max",
+}
+CONFIG_KEYS = ("dataset", "dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
+               "eval_every_g_steps", "eval_n_samples", "eval_n_real", "primary")
+METRIC_KEYS = ("extractor", "n_real", "n_fake", "split")
+SCORED = ("completed", "diverged")
+
+
+def metric_direction(frame: pd.DataFrame, metric: str) -> str | None:
+    """"max", "min" or None, from the ``<metric>_direction`` column the results carry (fallback: known names)."""
+    col = f"{metric}_direction"
+    if col in frame:
+        values = frame[col].dropna().unique()
+        if len(values) == 1 and values[0] in ("max", "min"):
+            return str(values[0])
+    return DIRECTION_FALLBACK.get(metric)
+
+
+@dataclass
+class Group:
+    """The trials of one dataset under one protocol, scored by one metric."""
+    dataset: str
+    metric: str
+    direction: str | None
+    protocol: dict  # column -> value (the keys that define the group)
+    frame: pd.DataFrame
+    baseline: dict | None = None  # the matched baselines.json record
+    notes: list = field(default_factory=list)
+
+    @property
+    def entry(self) -> dict | None:
+        """The baseline entry of this group's metric (noise and real), or None."""
+        return ((self.baseline or {}).get("metrics") or {}).get(self.metric)
+
+    def match_fields(self) -> dict:
+        p = self.protocol
+        return {"dataset": self.dataset, "dataset_options": p.get("dataset_options", "{}"),
+                **{f: p.get(f"{self.metric}_{f}") for f in ("split", "extractor", "n_real", "n_fake")}}
+
+
+def _fill_unscored(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Trials without scores (pending, running, failed) take their protocol's metric provenance where it is unique,
+    so they are counted in the table of the trials they belong with."""
+    frame = frame.copy()
+    for col in cols:
+        known = frame[col].dropna().unique()
+        if len(known) == 1:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), known[0])
+    return frame
+
+
+def protocol_groups(trials: pd.DataFrame) -> list[Group]:
+    config_cols = [c for c in CONFIG_KEYS if c in trials]
+    groups = []
+    for _, cframe in trials.groupby(config_cols, dropna=False, sort=True):
+        dataset = str(cframe.dataset.iloc[0])
+        primary = cframe["primary"].dropna() if "primary" in cframe else pd.Series(dtype=object)
+        metric = str(primary.mode().iloc[0]) if len(primary) else "fid"
+        mcols = [f"{metric}_{k}" for k in METRIC_KEYS if f"{metric}_{k}" in cframe]
+        cframe = _fill_unscored(cframe, mcols)
+        parts = cframe.groupby(mcols, dropna=False, sort=True) if mcols else [((), cframe)]
+        for _, frame in parts:
+            protocol = {c: frame[c].iloc[0] for c in [*config_cols, *mcols]}
+            groups.append(Group(dataset, metric, metric_direction(frame, metric), protocol, frame))
+    return groups
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if np.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
+def protocol_text(group: Group) -> tuple[str, str]:
+    """(metric provenance, budget and evaluation) in words."""
+    p, m = group.protocol, group.metric
+    prov = ", ".join(f"{k}={_fmt(p[f'{m}_{k}'])}" for k in METRIC_KEYS if f"{m}_{k}" in p and pd.notna(p[f"{m}_{k}"]))
+    every = [f"every {_fmt(p[c])} {u}" for c, u in (("eval_every_d_steps", "D steps"), ("eval_every_g_steps",
+                                                                                          "G steps"))
+             if c in p and pd.notna(p[c])]
+    budget = f"{p.get('budget_unit')}={_fmt(p.get('budget_steps'))}"
+    ev = ", ".join([*every, *(f"{k.removeprefix('eval_')}={_fmt(p[k])}" for k in ("eval_n_samples", "eval_n_real")
+                              if k in p and pd.notna(p[k]))])
+    opts = p.get("dataset_options")
+    extra = f"; dataset options {opts}" if isinstance(opts, str) and opts not in ("{}", "") else ""
+    return prov or "n/a", f"budget {budget}" + (f"; evaluation {ev}" if ev else "") + extra
+
+
+def variant_names(frame: pd.DataFrame) -> pd.Series:
+    """The name a variant goes by in tables and figures: the GAN entry, with its architecture when the directory
+    holds several."""
+    if frame["architecture"].nunique() > 1:
+        return frame["gan"].astype(str) + "/" + frame["architecture"].astype(str)
+    return frame["gan"].astype(str)
+
+
+def mark_not_learned(group: Group) -> pd.Series:
+    """Per trial: not learned on the group's metric (False where there is no baseline or no score)."""
+    entry, col = group.entry, f"best_{group.metric}"
+    if entry is None or group.direction is None or col not in group.frame:
+        return pd.Series(False, index=group.frame.index)
+    return group.frame[col].map(lambda v: bl.not_learned(v, entry, group.direction))
+
+
+def _searched(frame: pd.DataFrame) -> list[str]:
+    hp = [c for c in frame.columns if c.startswith("hp_")]
+    return [c for c in hp if frame.groupby("sample")[c].first().nunique(dropna=False) > 1]
+
+
+def config_label(frame: pd.DataFrame, sample) -> str:
+    row = frame[frame["sample"] == sample].iloc[0]
+    parts = [f"{c.removeprefix('hp_')}={_fmt(row[c])}" for c in _searched(frame)]
+    return ", ".join(parts) if parts else f"sample {sample}"
+
+
+def best_config(scored: pd.DataFrame, col: str, direction: str, learned: pd.Series):
+    """The search sample with the best mean over seeds among those whose every seed learned; None if none."""
+    every_seed_learned = learned.reindex(scored.index).fillna(True).astype(bool).groupby(scored["sample"]).all()
+    means = scored.groupby("sample")[col].mean()[every_seed_learned]
+    if means.empty:
+        return None
+    return means.idxmax() if direction == "max" else means.idxmin()
+
+
+def variant_table(group: Group, learned: pd.Series | None = None) -> tuple[pd.DataFrame, dict]:
+    """One row per variant: status counts, the best configuration's mean over seeds with its bootstrap interval,
+    the best learned trial, and the median and quartiles across the whole search; D steps, G steps and wall
+    seconds. Returns the table and {variant: best-config scores over seeds}."""
+    frame, metric, direction = group.frame, group.metric, group.direction or "min"
+    col = f"best_{metric}"
+    if learned is None:
+        learned = ~mark_not_learned(group)
+    names = variant_names(frame)
+    rows, best_runs = [], {}
+    for name in sorted(names.unique()):
+        g = frame[names == name]
+        scored = g[g.status.isin(SCORED) & g[col].notna()] if col in g else g.iloc[:0]
+        status = g.status.value_counts()
+        row = {"gan": name, "architecture": g.architecture.iloc[0], "trials": len(g),
+               **{s: int(status.get(s, 0)) for s in ("completed", "diverged", "failed")},
+               "not learned": int((~learned.reindex(scored.index).astype(bool)).sum())}
+        for s in ("running", "pending"):
+            if status.get(s, 0):
+                row[s] = int(status[s])
+        if len(scored):
+            ok = scored[learned.reindex(scored.index).astype(bool)]
+            sample = best_config(scored, col, direction, learned)
+            if sample is not None:
+                runs = scored[scored["sample"] == sample][col].to_numpy(dtype=float)
+                mean, lo, hi = stats.mean_ci(runs)
+                best_runs[name] = runs
+                row.update({"best config": config_label(g, sample), "seeds": len(runs), "best config mean": mean,
+                            "CI low": lo, "CI high": hi, "best config std": np.std(runs, ddof=1) if len(runs) > 1
+                            else np.nan})
+            if len(ok):
+                row["best"] = ok[col].max() if direction == "max" else ok[col].min()
+            row.update({"median": scored[col].median(), "q25": scored[col].quantile(0.25),
+                        "q75": scored[col].quantile(0.75)})
+            for c, label in (("d_steps", "D steps"), ("g_steps", "G steps"), ("wall_seconds", "wall s"),
+                             ("flops", "FLOPs")):
+                if c in scored and scored[c].notna().any():
+                    row[label] = float(scored[c].median())
+        rows.append(row)
+    order = ["gan", "architecture", "trials", "completed", "diverged", "failed", "not learned", "running", "pending",
+             "best config", "seeds", "best config mean", "CI low", "CI high", "best config std", "best", "median",
+             "q25", "q75", "D steps", "G steps", "wall s", "FLOPs"]
+    table = pd.DataFrame(rows)
+    return table[[c for c in order if c in table]], best_runs
+
+
+def aggregate_runs(group: Group, best_runs: dict) -> dict:
+    """Per variant, the seeds' scores used in aggregates over datasets: the best configuration's, or where no
+    configuration learned on every seed, the configuration with the best mean (so a failing variant counts)."""
+    frame, col, direction = group.frame, f"best_{group.metric}", group.direction or "min"
+    if col not in frame:
+        return dict(best_runs)
+    names = variant_names(frame)
+    out = dict(best_runs)
+    scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
+    for name, g in scored.groupby(names.reindex(scored.index)):
+        if name not in out:
+            sample = best_config(g, col, direction, pd.Series(True, index=g.index))
+            out[name] = g[g["sample"] == sample][col].to_numpy(dtype=float)
+    return out
+
+
+def _pairable(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Trials pair when both variants hold the same (search sample, seed) keys and the hyperparameters that both
+    search take the same values at each sample (shared draws); without a search there is nothing to pair on."""
+    keys_a, keys_b = set(zip(a["sample"], a.seed)), set(zip(b["sample"], b.seed))
+    shared = sorted(set(_searched(a)) & set(_searched(b)))
+    if keys_a != keys_b or not shared:
+        return False
+    va = a.groupby("sample")[shared].first().sort_index()
+    vb = b.groupby("sample")[shared].first().sort_index()
+    return va.equals(vb)
+
+
+def verdict(row: dict, alpha: float = stats.ALPHA) -> str:
+    a, b = row["A"], row["B"]
+    ci = "" if np.isnan(row["CI low"]) else f" (95% CI {row['CI low']:.2f} to {row['CI high']:.2f})"
+    head = (f"**{a}** vs **{b}** ({row['level']}, {row['n_A']} vs {row['n_B']} runs): P({a} better) = "
+            f"{row['P(A better)']:.2f}{ci}; {row['test']} p = {row['p']:.3g}, Holm-adjusted {row['p (Holm)']:.3g}")
+    if row["p (Holm)"] < alpha:
+        winner = a if row["P(A better)"] > 0.5 else b
+        return head + f". **{winner} is better**: the difference is distinguishable from seed noise at {alpha}."
+    tail = f". Not distinguishable from seed noise at {alpha}"
+    if row["smallest p"] >= alpha:
+        tail += (f": with {row['n_A']} and {row['n_B']} runs no difference can reach p < {alpha} (the smallest "
+                 f"possible p is {row['smallest p']:.3g}); more seeds are needed")
+    return head + tail + "."
+
+
+def pairwise_table(group: Group, best_runs: dict) -> pd.DataFrame:
+    """Every pair of variants, at two levels: the seeds of each variant's best configuration (unpaired), and,
+    where there is a search, every trial of the search (paired where the draws are shared). Holm's correction
+    runs over the pairs of each level."""
+    frame, metric, direction = group.frame, group.metric, group.direction
+    col = f"best_{metric}"
+    if direction is None or col not in frame:
+        return pd.DataFrame()
+    names = variant_names(frame)
+    rows = []
+    best = sorted(best_runs)
+    for i, a in enumerate(best):
+        for b in best[i + 1:]:
+            rows.append({"level": "best configuration over seeds", "A": a, "B": b,
+                         **stats.compare(best_runs[a], best_runs[b], direction)})
+    scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
+    snames = names.reindex(scored.index)
+    if scored.groupby(snames)["sample"].nunique().max() > 1:
+        variants = sorted(snames.unique())
+        for i, a in enumerate(variants):
+            for b in variants[i + 1:]:
+                fa, fb = scored[snames == a], scored[snames == b]
+                paired = _pairable(fa, fb)
+                if paired:
+                    fa, fb = fa.sort_values(["sample", "seed"]), fb.sort_values(["sample", "seed"])
+                rows.append({"level": "whole search", "A": a, "B": b,
+                             **stats.compare(fa[col].to_numpy(float), fb[col].to_numpy(float), direction,
+                                             paired=paired)})
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).rename(columns={"n_a": "n_A", "n_b": "n_B", "poi": "P(A better)", "poi_low": "CI low",
+                                               "poi_high": "CI high", "smallest_p": "smallest p"})
+    table["p (Holm)"] = np.nan
+    for _, idx in table.groupby("level").groups.items():
+        table.loc[idx, "p (Holm)"] = stats.holm(table.loc[idx, "p"].to_numpy())
+    return table[["level", "A", "B", "n_A", "n_B", "P(A better)", "CI low", "CI high", "test", "p", "p (Holm)",
+                  "smallest p"]]
