@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -12,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ganbench.registry import GanbenchError, Registry
+from ganbench.registry import GanbenchError, Registry, unknown_name
 
 SPLITS = ("train", "val", "test")
 
@@ -53,10 +52,7 @@ class Dataset:
     def check_options(self, options: dict, where: str) -> None:
         for key in options:
             if key not in self.option_defaults:
-                allowed = ", ".join(sorted(self.option_defaults)) or "none"
-                close = difflib.get_close_matches(str(key), list(self.option_defaults), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise GanbenchError(f"{where}.{key}: unknown option{hint}; allowed: {allowed}")
+                raise GanbenchError(f"{where}: {unknown_name('option', key, sorted(self.option_defaults))}")
 
     def resolved_options(self, options: dict) -> dict:
         return {**self.option_defaults, **options}
