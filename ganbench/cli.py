@@ -157,13 +157,16 @@ COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "re
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     """parse_args, with "did you mean" for a misspelt option of the chosen command."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        parser.error(unknown_name("command", argv[0], sorted(COMMANDS)))
     args, extra = parser.parse_known_args(argv)
     if extra:
         sub = parser._subparsers._group_actions[0].choices[args.command]  # the command's own parser
         flag = extra[0].split("=", 1)[0]
-        options = sorted(o for o in sub._option_string_actions if o.startswith("--"))
-        what = "option" if flag.startswith("-") else "argument"
-        sub.error(unknown_name(what, flag, options if what == "option" else []))
+        if not flag.startswith("-"):
+            sub.error(f"unexpected argument {flag!r}")
+        sub.error(unknown_name("option", flag, sorted(o for o in sub._option_string_actions if o.startswith("--"))))
     return args
 
 

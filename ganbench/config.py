@@ -233,6 +233,9 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     if not isinstance(raw, dict):
         raise GanbenchError(f"{path}: a suite file is a YAML mapping (name, datasets, gans, architectures, budget, "
                             f"...), not a {type(raw).__name__}")
+    for key in raw:
+        if not isinstance(key, str):
+            raise GanbenchError(f"{path}: {unknown_name('field', key, Suite.model_fields)}")
     blame: dict[str, str] = {}
     for item in overrides or []:
         set_path = apply_override(raw, item, Suite, HParams)
@@ -283,7 +286,8 @@ def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None
     if suite.eval.primary is not None:
         outputs = {o for m in evaluation.METRICS.names() for o in evaluation.METRICS.get(m).outputs}
         if suite.eval.primary not in outputs:
-            raise GanbenchError(f"{at('eval.primary')}: {unknown_name('metric value', suite.eval.primary, sorted(outputs))}")
+            msg = unknown_name("metric value", suite.eval.primary, sorted(outputs))
+            raise GanbenchError(f"{at('eval.primary')}: {msg}")
     if suite.eval.extractor is not None:
         _named(evaluation.EXTRACTORS, suite.eval.extractor, at("eval.extractor"))
 

@@ -256,9 +256,11 @@ def ensure_trials_csv(results: Path) -> Optional[str]:
     problem = None
     if path.is_file():
         try:
-            columns = pd.read_csv(path).columns
-            if not {"trial_id", "status"} <= set(columns):
+            frame = pd.read_csv(path)
+            if not {"trial_id", "status"} <= set(frame.columns):
                 problem = "a table without the columns trial_id and status"
+            elif not path.read_bytes().endswith(b"\n") or frame[["trial_id", "status"]].isna().any(axis=None):
+                problem = "torn (a row cut short)"
         except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
             problem = f"unreadable ({type(err).__name__})"
         if problem is None:

@@ -146,10 +146,11 @@ def _model_in(annotation: Any) -> Optional[type]:
     return None
 
 
-def _is_list(annotation: Any) -> bool:
-    if typing.get_origin(annotation) in (list, tuple):
+def _is_a(annotation: Any, origin: type) -> bool:
+    """Whether a field's type is (an Optional of) ``origin``, e.g. list or dict."""
+    if annotation is origin or typing.get_origin(annotation) is origin:
         return True
-    return any(_is_list(a) for a in typing.get_args(annotation))
+    return typing.get_origin(annotation) is typing.Union and any(_is_a(a, origin) for a in typing.get_args(annotation))
 
 
 def fields_at(root: type, loc: tuple) -> list[str]:
@@ -240,7 +241,8 @@ def apply_override(raw: dict, item: str, root: type, hparams: type) -> str:
     where = f"--set {item}"
     if len(parts) == 1 and parts[0] not in root.model_fields:
         if parts[0] not in hparams.model_fields:
-            raise GanbenchError(f"{where}: {unknown_name('hyperparameter or suite field', parts[0], [*hparams.model_fields, *root.model_fields])}")
+            allowed = [*hparams.model_fields, *root.model_fields]
+            raise GanbenchError(f"{where}: {unknown_name('hyperparameter or suite field', parts[0], allowed)}")
         parts = ["hparams", parts[0]]
     schema: Any = root
     node = raw
@@ -254,8 +256,8 @@ def apply_override(raw: dict, item: str, root: type, hparams: type) -> str:
             if part not in schema.model_fields:
                 raise GanbenchError(f"{where}: {section}: {unknown_name('field', part, schema.model_fields)}")
             annotation = schema.model_fields[part].annotation
-            schema = ("hparams" if part == "hparams" else "list" if _is_list(annotation)
-                      else _model_in(annotation) or "mapping")
+            schema = ("hparams" if part == "hparams" else "list" if _is_a(annotation, list)
+                      else "mapping" if _is_a(annotation, dict) else _model_in(annotation) or "leaf")
         elif schema in ("list", "leaf"):
             kind = "a list: set it whole, e.g. --set 'gans=[ns, wgan-gp]'" if schema == "list" else "not a section"
             raise GanbenchError(f"{where}: {section} is {kind}")
