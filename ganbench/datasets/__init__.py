@@ -50,9 +50,22 @@ class Dataset:
         raise NotImplementedError
 
     def check_options(self, options: dict, where: str) -> None:
-        for key in options:
+        """Unknown names, and values of another type than the default's (an integer option takes 1e4, not 'abc' or
+        true); each dataset checks its own ranges."""
+        for key, value in options.items():
             if key not in self.option_defaults:
                 raise GanbenchError(f"{where}: {unknown_name('option', key, sorted(self.option_defaults))}")
+            default = self.option_defaults[key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, (int, float)):
+                ok = not isinstance(value, bool) and isinstance(value, (int, float)) and \
+                    (isinstance(default, float) or float(value).is_integer())
+            else:
+                ok = default is None or isinstance(value, type(default))
+            if not ok:
+                raise GanbenchError(f"{where}.{key}: expected {type(default).__name__} like the default "
+                                    f"{default!r}, got {value!r}"[:300])
 
     def resolved_options(self, options: dict) -> dict:
         return {**self.option_defaults, **options}
