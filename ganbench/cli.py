@@ -105,7 +105,8 @@ class _Parser(argparse.ArgumentParser):
     """Command-line mistakes in the house style: one line, exit code 2, no usage block."""
 
     def error(self, message: str):
-        print(f"ganbench: error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        command = "" if self.prog == "ganbench" else f"{self.prog}: "
+        print(f"ganbench: error: {command}{message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
 
 

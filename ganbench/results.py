@@ -233,7 +233,18 @@ def check_results_dir(results: Path, suite_name: str, force: bool = False, label
     results = Path(results)
     label = label or str(results)
     check_writable(results, label)
-    if force or not results.is_dir():
+    if not results.is_dir():
+        return
+    for name, want_dir in (("trials", True), ("trials.csv", False), ("report", True)):
+        if (results / name).exists() and (results / name).is_dir() != want_dir:
+            raise GanbenchError(f"{label}: {name} is a {'file' if want_dir else 'directory'}; ganbench writes a "
+                                f"{'directory' if want_dir else 'file'} there (move it away)")
+    trials = results / "trials"
+    for p in sorted(trials.iterdir()) if trials.is_dir() else []:
+        if not p.is_dir() and not p.name.startswith("."):
+            raise GanbenchError(f"{label}: trials/{p.name} is a file; trials/ holds one directory per trial (move "
+                                f"it away)")
+    if force:
         return
     others = {s: n for s, n in suites_in(results).items() if s != suite_name}
     if others:

@@ -169,6 +169,7 @@ CASES = [
      ["is a file, so no directory can be made"]),
     ("results-of-another-suite", R, BASE,
      ["--results {tmp}/res: holds trials of another suite, 'other' (1 trial)", "--force"]),
+    ("results-trials-is-a-file", R, BASE, ["--results {tmp}/res: trials is a file; ganbench writes a directory"]),
     ("results-not-ganbench", R, BASE, ["not a ganbench results directory (it holds notes.txt)"]),
     # --- huge expansions: counted, not materialised
     ("huge-grid-validate", V, GRID_200, ["expands to 8,000,000 trials", "the limit is 10,000", "--max-trials 8000000"]),
@@ -199,7 +200,7 @@ CASES = [
     ("zero-cpus", R + ["--num-cpus", "0"], BASE, ["argument --num-cpus: expected a positive integer, got 0"]),
     ("negative-concurrency", R + ["--max-concurrent", "-2"], BASE, ["--max-concurrent: expected a positive integer"]),
     ("command-typo", ["rnu", "{suite}"], BASE,
-     ["ganbench: unknown command 'rnu' (did you mean 'run'?); allowed: list, report, run"]),
+     ["error: unknown command 'rnu' (did you mean 'run'?); allowed: list, report, run"]),
     ("extra-argument", V + ["again.yaml"], BASE, ["ganbench validate: unexpected argument 'again.yaml'"]),
     # --- report
     ("report-empty-directory", ["report", "{tmp}/res"], None, ["res: no trials.csv here"]),
@@ -222,6 +223,7 @@ def _other_suite(tmp: Path) -> None:
 
 SETUP = {
     "results-of-another-suite": _other_suite,
+    "results-trials-is-a-file": lambda tmp: ((tmp / "res").mkdir(), (tmp / "res" / "trials").write_text("x")),
     "results-not-ganbench": lambda tmp: ((tmp / "res").mkdir(), (tmp / "res" / "notes.txt").write_text("mine\n")),
     "report-empty-directory": lambda tmp: (tmp / "res").mkdir(),
     "report-torn-csv": lambda tmp: ((tmp / "res").mkdir(), (tmp / "res" / "trials.csv").write_text('a,b\n"1,2\n')),
