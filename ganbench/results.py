@@ -282,5 +282,9 @@ def ensure_trials_csv(results: Path) -> Optional[str]:
             raise GanbenchError(f"{path}: {problem}, and no trial directories under {Path(results) / 'trials'} to "
                                 f"rebuild it from")
         return None
-    write_trials_csv(results)
+    try:
+        write_trials_csv(results)
+    except OSError as err:
+        raise GanbenchError(f"{path}: {problem or 'missing'}, and it cannot be rebuilt there "
+                            f"({err.strerror})") from None
     return f"{path} was {problem or 'missing'}; rebuilt it from {n} trial director{'ies' if n != 1 else 'y'}"
