@@ -5,16 +5,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganbench.registry import GanbenchError
+from ganbench.registry import GanbenchError, unknown_name
 
 
 def _cmd_validate(args) -> int:
     from ganbench.config import load_suite
-    from ganbench.expand import expand
+    from ganbench.expand import MAX_TRIALS, expand
     from ganbench.runner import preflight
 
     suite = load_suite(args.suite, args.set)
-    trials = expand(suite)
+    trials = expand(suite, max_trials=args.max_trials or MAX_TRIALS)
     preflight(trials)
     for t in trials:
         print(t.describe())
@@ -26,11 +26,18 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from ganbench.config import load_suite
+    from ganbench.config import check_local_resources, load_suite
+    from ganbench.expand import MAX_TRIALS, check_trial_count
+    from ganbench.results import check_results_dir
     from ganbench.runner import run_suite
 
     suite = load_suite(args.suite, args.set)
+    check_trial_count(suite, args.max_trials or MAX_TRIALS)
     results = Path(args.results) if args.results else Path("results") / suite.name
+    check_results_dir(results, suite.name, force=args.force, label=f"--results {results}" if args.results
+                      else f"{results} (the default results directory)")
+    if not args.address:  # a cluster's nodes are not this machine: Ray reports what it cannot place
+        check_local_resources(suite, args.suite, num_cpus=args.num_cpus)
     counts = run_suite(suite, results, address=args.address, max_concurrent=args.max_concurrent,
                        num_cpus=args.num_cpus)
     print(f"next: ganbench report {results}")
@@ -39,10 +46,18 @@ def _cmd_run(args) -> int:
 
 def _cmd_report(args) -> int:
     from ganbench.report import build_report, terminal_summary
+    from ganbench.results import check_writable, ensure_trials_csv
 
     results = Path(args.results_dir)
-    if not results.is_dir():
+    if not results.exists():
         raise GanbenchError(f"{results}: no such results directory")
+    if not results.is_dir():
+        raise GanbenchError(f"{results}: is a file; give a results directory (the --results of a run)")
+    check_writable(Path(args.out) if args.out else results / "report", f"--out {args.out}" if args.out
+                   else f"{results / 'report'} (the report's directory)")
+    note = ensure_trials_csv(results)
+    if note:
+        print(f"ganbench: note: {note}", file=sys.stderr)
     report = build_report(results, Path(args.out) if args.out else None)
     print(terminal_summary(report.summary))
     if report.partial:
@@ -100,20 +115,43 @@ def _cmd_stats(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes in the house style: one line, exit code 2, no usage block."""
+
+    def error(self, message: str):
+        command = "" if self.prog == "ganbench" else f"{self.prog}: "
+        print(f"ganbench: error: {command}{message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganbench", description="Benchmark GAN losses and architectures.")
+    p = _Parser(prog="ganbench", description="Benchmark GAN losses and architectures.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run every trial of a suite through Ray Tune")
     run.add_argument("suite", help="suite YAML file")
     run.add_argument("--results", help="results directory (default: results/<suite name>)")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start a local Ray on loopback)")
-    run.add_argument("--max-concurrent", type=int, default=None, help="at most this many trials at once")
-    run.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    run.add_argument("--max-concurrent", type=_positive_int, default=None, help="at most this many trials at once")
+    run.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    run.add_argument("--force", action="store_true",
+                     help="write into a results directory that holds another suite's trials or other files")
     val = sub.add_parser("validate", help="check a suite and print its trials without running them")
     val.add_argument("suite")
     for sp in (run, val):
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (lr=1e-4) or a field (budget.d_steps=200); repeatable")
+        sp.add_argument("--max-trials", type=_positive_int, default=None, metavar="N",
+                        help="refuse a suite that expands to more than N trials (default: 10,000)")
     rep = sub.add_parser("report", help="aggregate a results directory into report.md, report.html, figures and "
                                         "tables (CSV, LaTeX)")
     rep.add_argument("results_dir")
@@ -124,10 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--extractor", help="feature extractor (default: the dataset's)")
     st.add_argument("--split", action="append", choices=["train", "val", "test"], default=None,
                     help="split(s) to compute (default: val and test)")
-    st.add_argument("--n", type=int, default=10000, help="number of real images (capped at the split's size)")
-    st.add_argument("--n-samples", type=int, default=2500,
+    st.add_argument("--n", type=_positive_int, default=10000, help="number of real images (capped at the split's size)")
+    st.add_argument("--n-samples", type=_positive_int, default=2500,
                     help="generated samples per baseline draw, as a suite's eval.n_samples (default 2500)")
-    st.add_argument("--draws", type=int, default=5, help="independent draws per baseline (default 5)")
+    st.add_argument("--draws", type=_positive_int, default=5, help="independent draws per baseline (default 5)")
     st.add_argument("--no-baselines", action="store_true", help="only the reference statistics")
     st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
@@ -137,8 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """parse_args, with "did you mean" for a misspelt option of the chosen command."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        parser.error(unknown_name("command", argv[0], sorted(COMMANDS)))
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = parser._subparsers._group_actions[0].choices[args.command]  # the command's own parser
+        flag = extra[0].split("=", 1)[0]
+        if not flag.startswith("-"):
+            sub.error(f"unexpected argument {flag!r}")
+        sub.error(unknown_name("option", flag, sorted(o for o in sub._option_string_actions if o.startswith("--"))))
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     if getattr(args, "split", 0) is None:
         args.split = ["val", "test"]
     try:

@@ -1,25 +1,48 @@
 """Suite files: load (safe YAML), validate (one model per level, unknown keys are errors) and describe.
 
-Every error names the file and the field path, e.g. ``suites/x.yaml: hparams.lrr: unknown field (did you mean 'lr'?)``.
+Every error names the file (or the ``--set`` item) and the field path, e.g.
+``suites/x.yaml: hparams: unknown hyperparameter 'lrr' (did you mean 'lr'?); allowed: ...``.
 Precedence of hyperparameters, lowest first: ``HParams`` defaults < the GAN variant's preset < suite ``hparams`` <
 the architecture entry's ``hparams`` < the GAN entry's ``hparams`` < command-line ``--set``.
 """
 from __future__ import annotations
 
-import difflib
+import os
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ganbench.registry import GanbenchError
+from ganbench.registry import GanbenchError, unknown_name
 from ganbench.searchspace import looks_like_expression, parse_expression
+from ganbench.suitefile import apply_override, describe, label_for, read_yaml, validation_message
+
+
+def _numeric(annotation) -> bool:
+    """int, float or Optional of them (the fields where pydantic would read true as 1)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return annotation in (int, float) or (typing.get_origin(annotation) is not list and bool(args)
+                                          and all(a in (int, float) for a in args))
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info):
+        """YAML reads ``yes``/``true`` as booleans, which pydantic would take as 1: refuse them where no boolean is
+        expected (also inside a list, e.g. ``seeds: [true]``)."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if typing.get_origin(annotation) is list and isinstance(value, list):
+            annotation, value_items = typing.get_args(annotation)[0], value
+        else:
+            value_items = [value]
+        if _numeric(annotation) and any(isinstance(v, bool) for v in value_items):
+            raise ValueError("a boolean is not a number")
+        return value
 
 
 class HParams(Strict):
@@ -193,58 +216,6 @@ class Suite(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-class SuiteLoader(yaml.SafeLoader):
-    """Safe YAML loader that also reads ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
-
-
-SuiteLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
-               r"|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."))
-
-
-def _field_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith("function-"):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _describe(error: dict, model_fields: list[str]) -> str:
-    path = _field_path(error["loc"])
-    if error["type"] == "extra_forbidden":
-        key = str(error["loc"][-1])
-        close = difflib.get_close_matches(key, model_fields, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"{path}: unknown field{hint}"
-    msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        msg = "required field is missing"
-    if "input" in error and error["type"] not in ("missing", "model_attributes_type"):
-        shown = repr(error["input"])
-        msg += f" (got {shown[:60]})"
-    return f"{path}: {msg}" if path else msg
-
-
-def validation_message(source: str, err: ValidationError, fields: list[str]) -> str:
-    errors = err.errors()
-    first = _describe(errors[0], fields)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {first}{more}"
-
-
-_ALL_FIELDS = sorted(
-    set(Suite.model_fields) | set(HParams.model_fields) | set(EvalSpec.model_fields) | set(BudgetSpec.model_fields)
-    | set(ResourcesSpec.model_fields) | set(SearchSpec.model_fields) | {"options", "preset"}
-)
-
-
 def check_hparams_block(block: Any, where: str) -> None:
     """Validate one hyperparameter block (literals, YAML-list grids, distribution expressions) on its own, so an
     error names the block it comes from."""
@@ -253,9 +224,7 @@ def check_hparams_block(block: Any, where: str) -> None:
     for key, value in block.items():
         path = f"{where}.{key}"
         if key not in HParams.model_fields:
-            close = difflib.get_close_matches(str(key), HPARAM_NAMES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise GanbenchError(f"{path}: unknown hyperparameter{hint}; allowed: {', '.join(HPARAM_NAMES)}")
+            raise GanbenchError(f"{where}: {unknown_name('hyperparameter', key, HPARAM_NAMES)}")
         if isinstance(value, list):
             if not value:
                 raise GanbenchError(f"{path}: an empty grid")
@@ -269,81 +238,115 @@ def check_hparams_block(block: Any, where: str) -> None:
             try:
                 HParams(**{key: candidate})
             except ValidationError as err:
-                raise GanbenchError(f"{path}: {_describe(err.errors()[0], []).split(': ', 1)[-1]}") from None
+                raise GanbenchError(f"{path}: {describe(err.errors()[0], HParams).split(': ', 1)[-1]}") from None
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     """Load and validate a suite file. ``overrides`` are ``key=value`` strings (``--set``) applied to hparams
-    (``lr=1e-4``) or to top-level sections (``budget.d_steps=200``), values parsed as YAML scalars."""
+    (``lr=1e-4``) or to fields (``budget.d_steps=200``), values parsed as YAML; a mistake in one is blamed on it."""
     path = Path(path)
-    if not path.is_file():
-        raise GanbenchError(f"{path}: no such suite file")
-    try:
-        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # safe: SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise GanbenchError(f"{path}:{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    raw = read_yaml(path)
+    if raw is None:
+        raise GanbenchError(f"{path}: the file is empty; a suite file is a YAML mapping (name, datasets, gans, "
+                            f"architectures, budget, ...)")
     if not isinstance(raw, dict):
-        raise GanbenchError(f"{path}: a suite file is a YAML mapping (name, datasets, gans, architectures, budget, ...)")
+        raise GanbenchError(f"{path}: a suite file is a YAML mapping (name, datasets, gans, architectures, budget, "
+                            f"...), not a {type(raw).__name__}")
+    for key in raw:
+        if not isinstance(key, str):
+            raise GanbenchError(f"{path}: {unknown_name('field', key, Suite.model_fields)}")
+    blame: dict[str, str] = {}
     for item in overrides or []:
-        _apply_override(raw, item, path)
+        set_path = apply_override(raw, item, Suite, HParams)
+        blame[set_path] = item
+        if set_path.startswith("hparams."):
+            check_hparams_block({set_path.split(".", 1)[1]: raw["hparams"][set_path.split(".", 1)[1]]},
+                                f"--set {item}: hparams")
     try:
-        suite = Suite(**raw)
+        suite = Suite.model_validate(raw)
     except ValidationError as err:
-        raise GanbenchError(validation_message(str(path), err, _ALL_FIELDS)) from None
-    check_names(suite, str(path))
+        raise GanbenchError(validation_message(str(path), err, Suite, blame)) from None
+    check_names(suite, str(path), blame)
+    check_resources(suite, str(path), blame)
     return suite
 
 
-def _apply_override(raw: dict, item: str, path: Path) -> None:
-    if "=" not in item:
-        raise GanbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. lr=1e-4 or budget.d_steps=200")
-    key, value = item.split("=", 1)
-    parsed = yaml.load(value, Loader=SuiteLoader) if value.strip() else None
-    parts = key.strip().split(".")
-    if len(parts) == 1 and parts[0] in HParams.model_fields:
-        raw.setdefault("hparams", {})
-        raw["hparams"][parts[0]] = parsed
-        return
-    node = raw
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise GanbenchError(f"--set {item!r}: {part} is not a section of {path}")
-    node[parts[-1]] = parsed
-
-
-def check_names(suite: Suite, source: str) -> None:
+def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
     """Check every registered name and hyperparameter block of a suite (imports the plug-in registries)."""
     from ganbench import datasets, evaluation, models, variants
 
+    def at(field: str) -> str:
+        return f"{label_for(field, source, blame)}: {field}"
+
     for i, d in enumerate(suite.datasets):
-        _named(datasets.DATASETS, d.name, f"{source}: datasets[{i}].name")
-        datasets.DATASETS.get(d.name).check_options(d.options, f"{source}: datasets[{i}].options")
+        _named(datasets.DATASETS, d.name, at(f"datasets[{i}].name"))
+        datasets.DATASETS.get(d.name).check_options(d.options, at(f"datasets[{i}].options"))
         if d.extractor is not None:
-            _named(evaluation.EXTRACTORS, d.extractor, f"{source}: datasets[{i}].extractor")
+            _named(evaluation.EXTRACTORS, d.extractor, at(f"datasets[{i}].extractor"))
     for i, g in enumerate(suite.gans):
-        _named(variants.VARIANTS, g.variant, f"{source}: gans[{i}].{'preset' if g.preset else 'name'}")
-        check_hparams_block(g.hparams, f"{source}: gans[{i}].hparams")
-        _check_options(g, variants.VARIANTS.get(g.variant), f"{source}: gans[{i}]")
+        _named(variants.VARIANTS, g.variant, at(f"gans[{i}].{'preset' if g.preset else 'name'}"))
+        check_hparams_block(g.hparams, at(f"gans[{i}].hparams"))
+        _check_options(g, variants.VARIANTS.get(g.variant), at(f"gans[{i}]"))
     for i, a in enumerate(suite.architectures):
-        _named(models.ARCHITECTURES, a.name, f"{source}: architectures[{i}].name")
-        check_hparams_block(a.hparams, f"{source}: architectures[{i}].hparams")
-    check_hparams_block(suite.hparams, f"{source}: hparams")
-    kinds = {datasets.dataset_info(d.name, d.options).kind for d in suite.datasets}
+        _named(models.ARCHITECTURES, a.name, at(f"architectures[{i}].name"))
+        check_hparams_block(a.hparams, at(f"architectures[{i}].hparams"))
+    check_hparams_block(suite.hparams, at("hparams"))
+    kinds = set()
+    for i, d in enumerate(suite.datasets):
+        try:
+            kinds.add(datasets.dataset_info(d.name, d.options).kind)
+        except GanbenchError as err:  # e.g. an imagefolder whose path is not a folder
+            raise GanbenchError(f"{at(f'datasets[{i}]')}: {err}") from None
     for m in suite.eval.metrics or []:
-        _named(evaluation.METRICS, m, f"{source}: eval.metrics")
+        _named(evaluation.METRICS, m, at("eval.metrics"))
         if evaluation.METRICS.get(m).kind not in kinds:
-            raise GanbenchError(f"{source}: eval.metrics: {m!r} scores {evaluation.METRICS.get(m).kind} datasets and "
+            raise GanbenchError(f"{at('eval.metrics')}: {m!r} scores {evaluation.METRICS.get(m).kind} datasets and "
                                 f"this suite has none (its datasets: {', '.join(d.name for d in suite.datasets)})")
     if suite.eval.primary is not None:
         outputs = {o for m in evaluation.METRICS.names() for o in evaluation.METRICS.get(m).outputs}
         if suite.eval.primary not in outputs:
-            raise GanbenchError(f"{source}: eval.primary: unknown metric value {suite.eval.primary!r}; allowed: "
-                                f"{', '.join(sorted(outputs))}")
+            msg = unknown_name("metric value", suite.eval.primary, sorted(outputs))
+            raise GanbenchError(f"{at('eval.primary')}: {msg}")
     if suite.eval.extractor is not None:
-        _named(evaluation.EXTRACTORS, suite.eval.extractor, f"{source}: eval.extractor")
+        _named(evaluation.EXTRACTORS, suite.eval.extractor, at("eval.extractor"))
+
+
+def check_resources(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
+    """Per-trial resources any Ray can grant: a share of one GPU, or whole GPUs."""
+    gpu = suite.resources.gpu
+    if gpu > 1 and gpu != int(gpu):
+        raise GanbenchError(f"{label_for('resources.gpu', source, blame)}: resources.gpu: {gpu:g} GPUs per trial; "
+                            f"allowed: a fraction of one GPU (0.25 packs 4 trials on a GPU) or a whole number")
+
+
+def local_capacity() -> tuple[float, int]:
+    """(CPUs, GPUs) a local Ray started on this machine would offer."""
+    try:
+        from ray._private.utils import get_num_cpus  # Ray's own count (cgroup limits included)
+
+        cpus = float(get_num_cpus())
+    except Exception:  # Ray's private helper moved: the OS's count
+        cpus = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    import torch
+
+    return cpus, torch.cuda.device_count()
+
+
+def check_local_resources(suite: Suite, source: str, num_cpus: Optional[float] = None,
+                          capacity: Optional[tuple[float, int]] = None) -> None:
+    """Refuse per-trial resources that a local Ray on this machine can never grant (Tune would wait for them
+    forever). ``num_cpus``: the ``--num-cpus`` of the local Ray. Not for ``--address``: a cluster has its own."""
+    cpus, gpus = capacity if capacity is not None else local_capacity()
+    if num_cpus is not None:  # a local Ray offers what --num-cpus says
+        cpus = float(num_cpus)
+    res = suite.resources
+    if res.cpu > cpus:
+        raise GanbenchError(f"{source}: resources.cpu: {res.cpu:g} CPUs per trial, but the local Ray has {cpus:g}; "
+                            f"allowed: at most {cpus:g} here (or --address of a cluster with larger nodes)")
+    if res.gpu > gpus:
+        raise GanbenchError(f"{source}: resources.gpu: {res.gpu:g} GPUs per trial, but this machine has {gpus} "
+                            f"(torch sees {gpus} CUDA device{'s' if gpus != 1 else ''}); allowed: at most {gpus} here "
+                            f"(or --address of a cluster with GPUs)")
 
 
 def _check_options(gan: GanSpec, variant, where: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 
 import numpy as np
 
@@ -42,7 +43,35 @@ def resolve_space(blocks: list[dict]) -> tuple[dict, dict, dict]:
     return fixed, grid, dists
 
 
-def expand(suite: Suite) -> list[Trial]:
+MAX_TRIALS = 10_000  # more needs --max-trials N: a slip in a grid must not queue a million trials
+
+
+def count_trials(suite: Suite) -> tuple[int, str]:
+    """How many trials ``expand`` makes, counted without making them, and how that number factors."""
+    total, points = 0, []
+    for ds, gan, arch in itertools.product(suite.datasets, suite.gans, suite.architectures):
+        variant = VARIANTS.get(gan.variant)
+        _, grid, dists = resolve_space([variant.defaults, suite.hparams, arch.hparams, gan.hparams])
+        n = (suite.search.num_samples if dists else 1) * math.prod(len(v) for v in grid.values())
+        points.append(n)
+        total += n * len(suite.seeds)
+    lo, hi = min(points), max(points)
+    how = (f"{len(suite.datasets)} datasets x {len(suite.gans)} GANs x {len(suite.architectures)} architectures x "
+           f"{lo:,}{'' if lo == hi else f' to {hi:,}'} search points x {len(suite.seeds)} seeds")
+    return total, how
+
+
+def check_trial_count(suite: Suite, max_trials: int | None = MAX_TRIALS) -> int:
+    """The number of trials, or GanbenchError past ``max_trials`` (None: no limit)."""
+    n, how = count_trials(suite)
+    if max_trials is not None and n > max_trials:
+        raise GanbenchError(f"suite {suite.name!r} expands to {n:,} trials ({how}); the limit is {max_trials:,}: "
+                            f"shrink the grids, search.num_samples or seeds, or pass --max-trials {n}")
+    return n
+
+
+def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
+    check_trial_count(suite, max_trials)
     trials: list[Trial] = []
     for ds, gan, arch in itertools.product(suite.datasets, suite.gans, suite.architectures):
         info = dataset_info(ds.name, ds.options)

@@ -143,8 +143,13 @@ def ensure_inception_weights(download: bool = True) -> Path:
 @EXTRACTORS.register("inception", help="pytorch-fid's InceptionV3 (pool3 2048-d features, 1008 logits for IS)")
 def build_inception(device: str = "cpu", **_) -> Extractor:
     path = ensure_inception_weights()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = InceptionPool3(state).to(device).eval()
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = InceptionPool3(state)
+    except Exception as err:  # a truncated download, or another file under that name
+        raise GanbenchError(f"{path}: not pytorch-fid's Inception weights ({type(err).__name__}); replace it with "
+                            f"{INCEPTION_FILE}") from None
+    model = model.to(device).eval()
     return Extractor("inception", model, 2048, state_dict_sha(state), "bilinear resize to 299x299", {})
 
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.registry import GanbenchError, Registry
+from ganbench.registry import GanbenchError, Registry, unknown_name
 
 LOG2 = math.log(2.0)
 PEARSON_RATIO_FLOOR = 1e-6
@@ -317,8 +317,7 @@ def _resolve_options(name: str, allowed: dict, options: dict) -> dict:
     """Fill defaults and reject unknown option names or values with one clear line."""
     for key, value in options.items():
         if key not in allowed:
-            names = ", ".join(sorted(allowed)) or "none"
-            raise GanbenchError(f"loss {name!r} has no option {key!r}; allowed options: {names}")
+            raise GanbenchError(f"loss {name!r}: {unknown_name('option', key, sorted(allowed))}")
         rule = allowed[key]
         if isinstance(rule, Interval):
             if not rule.allows(value):

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ganbench.registry import GanbenchError, Registry
+from ganbench.registry import GanbenchError, Registry, unknown_name
 
 DFn = Callable[[Tensor], Tensor]
 
@@ -193,8 +193,7 @@ def _bind(registry: Registry, name: str, n_positional: int, options: dict) -> _B
     allowed = {p.name: p.default for p in params}
     for key in options:
         if key not in allowed:
-            names = ", ".join(sorted(allowed)) or "none"
-            raise GanbenchError(f"{registry.kind} {name!r} has no option {key!r}; allowed options: {names}")
+            raise GanbenchError(f"{registry.kind} {name!r}: {unknown_name('option', key, sorted(allowed))}")
     resolved = {**allowed, **options}
     check = _CHECKS.get(fn)
     if check is not None:

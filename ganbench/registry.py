@@ -1,11 +1,13 @@
 """One small generic registry for every plug-in family (losses, variants, architectures, datasets, metrics...).
 
-Duplicate names are errors; an unknown name answers with the allowed names and a "did you mean" hint.
+Duplicate names are errors; an unknown name answers with the allowed names and a "did you mean" hint, written by
+:func:`unknown_name`, the one wording of "unknown X" used everywhere (suite fields, hyperparameters, options, names).
 """
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+import re
+from typing import Callable, Generic, Iterable, Iterator, Mapping, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -17,6 +19,56 @@ class GanbenchError(Exception):
 class UnknownNameError(GanbenchError, KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+# Names users know from papers and other code bases, per registry kind: suggested, never accepted silently (a
+# trial's identity uses the registered name). Keys are compared after `_normal` (case, '-', '_', ' ' ignored).
+FAMILIAR_NAMES: dict[str, dict[str, str]] = {
+    "GAN variant": {"lsgan": "ls", "nsgan": "ns", "nonsaturating": "ns", "mmgan": "mm", "minimax": "mm",
+                    "wgangp": "wgan-gp", "hingegan": "hinge", "r1gan": "r1", "draganpenalty": "dragan"},
+    "loss": {"lsgan": "ls", "nsgan": "ns", "nonsaturating": "ns", "mmgan": "mm", "minimax": "mm",
+             "wasserstein": "wgan", "wgangp": "wgan"},
+    "penalty": {"gradientpenalty": "gp", "wgangp": "gp", "wgan-gp": "gp", "r1penalty": "r1"},
+    "architecture": {"dcgan64": "dcgan", "dcgan32": "dcgan", "sngan": "sndcgan", "resnet19": "resnet",
+                     "resnetcifar": "resnet", "fc": "mlp", "fullyconnected": "mlp"},
+    "dataset": {"cifar": "cifar10", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist",
+                "sklearndigits": "digits", "folder": "imagefolder", "images": "imagefolder"},
+    "metric": {"precision": "pr", "recall": "pr", "prd": "pr", "density": "dc", "coverage": "dc", "fid10k": "fid",
+               "fid50k": "fid", "fid5k": "fid", "kid10k": "kid", "inceptionscore": "is", "modescaptured": "modes",
+               "hq": "modes", "reversekl": "modes"},
+    "extractor": {"inceptionv3": "inception", "inception3": "inception", "clf": "classifier", "cnn": "classifier"},
+}
+
+
+def _normal(name: object) -> str:
+    return re.sub(r"[-_\s.]", "", str(name).lower())
+
+
+def suggest(name: object, allowed: Iterable[str], familiar: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The allowed name a user most likely meant: a familiar name's registered one, the same name up to case and
+    separators, or the closest spelling (difflib); None when nothing is close."""
+    allowed = [str(a) for a in allowed]
+    key = _normal(name)
+    for alias, target in (familiar or {}).items():
+        if _normal(alias) == key and target in allowed:
+            return target
+    for a in allowed:
+        if _normal(a) == key:
+            return a
+    close = difflib.get_close_matches(str(name), allowed, n=1) or \
+        difflib.get_close_matches(str(name).lower(), allowed, n=1)
+    return close[0] if close else None
+
+
+def unknown_name(what: str, name: object, allowed: Iterable[str],
+                 familiar: Optional[Mapping[str, str]] = None) -> str:
+    """``unknown <what> 'name' (did you mean 'x'?); allowed: a, b, c``: the wording of every unknown-key message.
+    The caller prefixes where it was found (file and field path, or the command-line flag)."""
+    allowed = [str(a) for a in allowed]
+    shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+    close = suggest(name, allowed, familiar)
+    hint = f" (did you mean {close!r}?)" if close is not None and close != name else ""
+    return f"unknown {what} {shown}{hint}; allowed: {', '.join(allowed) or 'none'}"
 
 
 class Registry(Generic[T]):
@@ -48,11 +100,7 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        msg = f"unknown {self.kind} {name!r}"
-        close = difflib.get_close_matches(str(name), list(self._items), n=1)
-        if close:
-            msg += f" (did you mean {close[0]!r}?)"
-        return msg + f"; allowed: {', '.join(sorted(self._items))}"
+        return unknown_name(self.kind, name, self.names(), FAMILIAR_NAMES.get(self.kind))
 
     def help(self, name: str) -> str:
         return self._help.get(name, "")

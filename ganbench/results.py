@@ -1,14 +1,22 @@
 """The results directory: ``trials/<id>/`` per trial (config.json, metrics.jsonl, summary.json, checkpoint.pt,
-samples.png) and ``trials.csv``, one row per trial, rebuilt from every trial directory (rows are never lost)."""
+samples.png) and ``trials.csv``, one row per trial, rebuilt from every trial directory (rows are never lost).
+
+Files in it may be torn, truncated or foreign: readers here never raise on them. A trial whose config or summary
+cannot be read is not finished (the next run trains it again) and appears in ``trials.csv`` with status ``corrupt``
+and the reason; a torn line of a metric history is skipped; ``trials.csv`` is rebuilt from the trial directories.
+"""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
+
+from ganbench.registry import GanbenchError
 
 TERMINAL = ("completed", "diverged")  # a trial in one of these states is not run again
+OWN_ENTRIES = ("trials", "trials.csv", "_ray", "report")  # what ganbench writes at the top of a results directory
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -37,26 +45,54 @@ def trial_dir(results: Path, trial_id: str) -> Path:
     return Path(results) / "trials" / trial_id
 
 
-def read_summary(results: Path, trial_id: str) -> dict | None:
-    path = trial_dir(results, trial_id) / "summary.json"
+def read_json_object(path: Path) -> tuple[Optional[dict], Optional[str]]:
+    """(the JSON object in ``path``, None); (None, what is wrong with it) for a torn, binary or non-object file;
+    (None, None) when there is no file."""
+    path = Path(path)
     if not path.is_file():
-        return None
+        return None, None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
+        obj = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None, f"{path.name} is unreadable ({type(err).__name__}: {str(err)[:80]})"
+    if not isinstance(obj, dict):
+        return None, f"{path.name} holds a JSON {type(obj).__name__}, not an object"
+    return obj, None
+
+
+def read_summary(results: Path, trial_id: str) -> dict | None:
+    """The trial's summary, or None when it has none or it cannot be read."""
+    return read_json_object(trial_dir(results, trial_id) / "summary.json")[0]
 
 
 def finished_ids(results: Path) -> set[str]:
+    """Trials with a readable config and a summary in a terminal state; anything else is trained (again)."""
     root = Path(results) / "trials"
     if not root.is_dir():
         return set()
     done = set()
     for d in root.iterdir():
         s = read_summary(results, d.name)
-        if s and s.get("status") in TERMINAL:
+        if s and s.get("status") in TERMINAL and read_json_object(d / "config.json")[0] is not None:
             done.add(d.name)
     return done
+
+
+def read_checkpoint(path: Path) -> tuple[Optional[dict], Optional[str]]:
+    """(the checkpoint's contents, None) loaded with ``weights_only=True``; (None, why it cannot be used) for a
+    truncated, torn or foreign file, which means "start this trial over", never a crash; (None, None) if absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None, None
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError... depending on the damage
+        return None, f"{path.name} cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0][:80]})"
+    if not isinstance(obj, dict):
+        return None, f"{path.name} holds a {type(obj).__name__}, not a checkpoint dictionary"
+    return obj, None
 
 
 def write_trial_config(results: Path, trial) -> None:
@@ -102,19 +138,35 @@ def _protocol_columns(config: dict) -> dict:
             **{f"eval_{k}": e.get(k) for k in ("every_d_steps", "every_g_steps", "n_samples", "n_real")}}
 
 
+UNKNOWN = "unknown"  # identity of a trial whose config.json cannot be read
+
+
+def _corrupt_row(trial_id: str, problem: str) -> dict:
+    return {"trial_id": trial_id, "status": "corrupt", "suite": UNKNOWN, "gan": UNKNOWN, "variant": UNKNOWN,
+            "dataset": UNKNOWN, "architecture": UNKNOWN, "error": problem}
+
+
 def collect_rows(results: Path) -> list[dict]:
+    """One row per trial directory; a trial whose files cannot be read gets status ``corrupt`` and the reason."""
     rows = []
     root = Path(results) / "trials"
     for d in sorted(root.iterdir()) if root.is_dir() else []:
-        cfg_path = d / "config.json"
-        if not cfg_path.is_file():
+        if not d.is_dir() or not (d / "config.json").exists():
             continue
-        config = json.loads(cfg_path.read_text())
+        config, problem = read_json_object(d / "config.json")
+        if config is None:
+            rows.append(_corrupt_row(d.name, problem))
+            continue
+        summary, s_problem = read_json_object(d / "summary.json")
+        if s_problem:
+            summary = {"status": "corrupt", "error": s_problem}
         config["trial_id"] = d.name
-        summary = read_summary(results, d.name) or {}
         if not summary and (d / "metrics.jsonl").is_file():  # started, no summary yet: running (or interrupted)
             summary = {"status": "running"}
-        rows.append(_flatten_row(config, summary))
+        try:
+            rows.append(_flatten_row(config, summary or {}))
+        except (KeyError, TypeError, AttributeError, ValueError) as err:  # valid JSON, not a trial's config
+            rows.append(_corrupt_row(d.name, f"config.json is not a trial config ({type(err).__name__}: {err})"))
     return rows
 
 
@@ -171,3 +223,95 @@ def load_results(results: Path):
     if trials.empty:
         raise GanbenchError(f"{results}: no trials recorded yet")
     return trials, read_history(results, trials.trial_id)
+
+
+# ---------------------------------------------------------------------------------------- before writing anything
+def check_writable(path: Path, label: str) -> None:
+    """GanbenchError unless ``path`` is a directory, or can be made one, that this process can write. Probes with a
+    temporary directory removed at once (as root, permission bits do not tell; a read-only mount or /proc does)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanbenchError(f"{label}: is a file, not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GanbenchError(f"{label}: {existing} is a file, so no directory can be made below it")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".ganbench-probe-"))
+    except OSError as err:
+        raise GanbenchError(f"{label}: cannot write in {existing} ({err.strerror})") from None
+
+
+def suites_in(results: Path) -> dict[str, int]:
+    """Suite name -> number of trial directories of that suite in a results directory."""
+    counts: dict[str, int] = {}
+    for cfg in sorted((Path(results) / "trials").glob("*/config.json")):
+        name = (read_json_object(cfg)[0] or {}).get("suite")
+        if isinstance(name, str):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def check_results_dir(results: Path, suite_name: str, force: bool = False, label: Optional[str] = None) -> None:
+    """Before a run writes anything: the directory must be writable, and (unless ``force``) hold no other suite's
+    trials and nothing that ganbench did not write there."""
+    results = Path(results)
+    label = label or str(results)
+    check_writable(results, label)
+    if not results.is_dir():
+        return
+    for name, want_dir in (("trials", True), ("trials.csv", False), ("report", True)):
+        if (results / name).exists() and (results / name).is_dir() != want_dir:
+            raise GanbenchError(f"{label}: {name} is a {'file' if want_dir else 'directory'}; ganbench writes a "
+                                f"{'directory' if want_dir else 'file'} there (move it away)")
+    trials = results / "trials"
+    for p in sorted(trials.iterdir()) if trials.is_dir() else []:
+        if not p.is_dir() and not p.name.startswith("."):
+            raise GanbenchError(f"{label}: trials/{p.name} is a file; trials/ holds one directory per trial (move "
+                                f"it away)")
+    if force:
+        return
+    others = {s: n for s, n in suites_in(results).items() if s != suite_name}
+    if others:
+        listing = ", ".join(f"{s!r} ({n} trial{'s' if n != 1 else ''})" for s, n in sorted(others.items()))
+        raise GanbenchError(f"{label}: holds trials of another suite, {listing}; one results directory per suite: "
+                            f"choose another --results, or pass --force to add {suite_name!r} beside them")
+    stray = sorted(p.name for p in results.iterdir() if p.name not in OWN_ENTRIES and not p.name.startswith("."))
+    if stray and not (results / "trials").is_dir():
+        shown = ", ".join(stray[:3]) + (", ..." if len(stray) > 3 else "")
+        raise GanbenchError(f"{label}: not a ganbench results directory (it holds {shown}); choose a new or empty "
+                            f"directory, or pass --force to write there anyway")
+
+
+def ensure_trials_csv(results: Path) -> Optional[str]:
+    """Make sure ``trials.csv`` can be read: when it is missing or unreadable and trial directories exist, rebuild it
+    from them (it is derived data) and say so; GanbenchError when it is unreadable and nothing can rebuild it."""
+    import pandas as pd
+
+    path = Path(results) / "trials.csv"
+    problem = None
+    if path.is_file():
+        try:
+            frame = pd.read_csv(path)
+            if not {"trial_id", "status"} <= set(frame.columns):
+                problem = "a table without the columns trial_id and status"
+            elif not path.read_bytes().endswith(b"\n") or frame[["trial_id", "status"]].isna().any(axis=None):
+                problem = "torn (a row cut short)"
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
+            problem = f"unreadable ({type(err).__name__})"
+        if problem is None:
+            return None
+    n = sum(1 for _ in (Path(results) / "trials").glob("*/config.json"))
+    if n == 0:
+        if problem:
+            raise GanbenchError(f"{path}: {problem}, and no trial directories under {Path(results) / 'trials'} to "
+                                f"rebuild it from")
+        return None
+    try:
+        write_trials_csv(results)
+    except OSError as err:
+        raise GanbenchError(f"{path}: {problem or 'missing'}, and it cannot be rebuilt there "
+                            f"({err.strerror})") from None
+    return f"{path} was {problem or 'missing'}; rebuilt it from {n} trial director{'ies' if n != 1 else 'y'}"
+

@@ -13,6 +13,7 @@ import numpy as np
 
 from ganbench.registry import GanbenchError
 
+MAX_EXPRESSION_CHARS = 2000  # a choice of a few dozen literals; longer is a grid (a YAML list) or a mistake
 _CALL = re.compile(r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", re.S)
 
 
@@ -46,7 +47,13 @@ def _number(node: ast.AST, where: str) -> float:
         raise GanbenchError(f"{where}: expected a number, got {ast.unparse(node)!r}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise GanbenchError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value) or abs(value) > 1e300:
+        raise GanbenchError(f"{where}: expected a finite number, got {value!r}")
     return value
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def looks_like_expression(value: Any) -> bool:
@@ -55,14 +62,17 @@ def looks_like_expression(value: Any) -> bool:
 
 def parse_expression(text: str, where: str = "search space") -> Distribution:
     """Parse one distribution expression; ``where`` names the field in error messages."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise GanbenchError(f"{where}: an expression of {len(text)} characters (at most {MAX_EXPRESSION_CHARS}); "
+                            f"expected e.g. loguniform(1e-5, 1e-2), or a YAML list for a grid")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise GanbenchError(f"{where}: cannot parse {text!r}; expected e.g. loguniform(1e-5, 1e-2)") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise GanbenchError(f"{where}: cannot parse {_short(text)}; expected e.g. loguniform(1e-5, 1e-2)") from None
     call = tree.body
     allowed = "uniform(lo, hi), loguniform(lo, hi), randint(lo, hi), choice([a, b, ...])"
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.keywords:
-        raise GanbenchError(f"{where}: {text!r} is not a distribution; allowed: {allowed}")
+        raise GanbenchError(f"{where}: {_short(text)} is not a distribution; allowed: {allowed}")
     name, args = call.func.id, call.args
     if name in ("uniform", "loguniform", "randint"):
         if len(args) != 2:
@@ -72,10 +82,14 @@ def parse_expression(text: str, where: str = "search space") -> Distribution:
             raise GanbenchError(f"{where}: {name}({lo}, {hi}) needs lo < hi")
         if name == "loguniform" and lo <= 0:
             raise GanbenchError(f"{where}: loguniform needs lo > 0, got {lo}")
+        if not math.isfinite(hi - lo):
+            raise GanbenchError(f"{where}: {name}({lo}, {hi}) spans more than a float can hold")
         if name == "randint":
             if int(lo) != lo or int(hi) != hi:
                 raise GanbenchError(f"{where}: randint takes integers, got ({lo}, {hi})")
             lo, hi = int(lo), int(hi)
+            if not -2**63 <= lo < hi <= 2**63 - 1:
+                raise GanbenchError(f"{where}: randint({lo}, {hi}) leaves the 64-bit integers")
         return Distribution(name, (lo, hi))
     if name == "choice":
         if len(args) != 1 or not isinstance(args[0], (ast.List, ast.Tuple)):

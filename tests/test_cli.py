@@ -65,3 +65,25 @@ def test_stats_precomputes_reference_statistics(capsys):
     with np.load(lines[1].split(" -> ")[1]) as f:
         assert f["mu"].shape == (64,) and f["features"].shape == (150, 64)
     assert main(["stats", "ring8"]) == 2
+
+
+def test_max_trials_is_a_flag_with_the_documented_default(tmp_path, capsys):
+    from ganbench.cli import build_parser
+    from ganbench.expand import MAX_TRIALS
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ndatasets: [ring8]\ngans: [ns]\narchitectures: [mlp]\nseeds: [0, 1, 2, 3]\n"
+                     "budget: {d_steps: 5}\n")
+    assert main(["validate", str(suite), "--max-trials", "3"]) == 2
+    assert "expands to 4 trials" in capsys.readouterr().err
+    assert main(["validate", str(suite), "--max-trials", "4"]) == 0
+    assert f"(default: {MAX_TRIALS:,})" in " ".join(build_parser()._subparsers._group_actions[0]
+                                                   .choices["validate"].format_help().split())
+
+
+def test_command_line_mistakes_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ganbench: error: ganbench validate: ") and "suite" in err

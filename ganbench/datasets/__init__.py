@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -12,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ganbench.registry import GanbenchError, Registry
+from ganbench.registry import GanbenchError, Registry, unknown_name
 
 SPLITS = ("train", "val", "test")
 
@@ -51,12 +50,22 @@ class Dataset:
         raise NotImplementedError
 
     def check_options(self, options: dict, where: str) -> None:
-        for key in options:
+        """Unknown names, and values of another type than the default's (an integer option takes 1e4, not 'abc' or
+        true); each dataset checks its own ranges."""
+        for key, value in options.items():
             if key not in self.option_defaults:
-                allowed = ", ".join(sorted(self.option_defaults)) or "none"
-                close = difflib.get_close_matches(str(key), list(self.option_defaults), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise GanbenchError(f"{where}.{key}: unknown option{hint}; allowed: {allowed}")
+                raise GanbenchError(f"{where}: {unknown_name('option', key, sorted(self.option_defaults))}")
+            default = self.option_defaults[key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, (int, float)):
+                ok = not isinstance(value, bool) and isinstance(value, (int, float)) and \
+                    (isinstance(default, float) or float(value).is_integer())
+            else:
+                ok = default is None or isinstance(value, type(default))
+            if not ok:
+                raise GanbenchError(f"{where}.{key}: expected {type(default).__name__} like the default "
+                                    f"{default!r}, got {value!r}"[:300])
 
     def resolved_options(self, options: dict) -> dict:
         return {**self.option_defaults, **options}

@@ -16,7 +16,6 @@ Conventions every architecture follows (each module documents its deviations):
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.models.spectral import apply_spectral_norm_  # noqa: F401  (re-export)
-from ganbench.registry import GanbenchError
+from ganbench.registry import GanbenchError, unknown_name
 
 CHOICES = {
     "d_norm": ("none", "batch", "layer", "spectral"),
@@ -68,9 +67,7 @@ class ArchOptions:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in d:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise GanbenchError(f"unknown architecture option {key!r}{hint}; allowed: {', '.join(known)}")
+                raise GanbenchError(unknown_name("architecture option", key, known))
         return cls(**d)
 
 
