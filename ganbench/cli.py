@@ -1,4 +1,4 @@
-"""The ``ganbench`` command: run, validate, report, list, stats."""
+"""The ``ganbench`` command: run, validate, report, list, show, stats."""
 from __future__ import annotations
 
 import argparse
@@ -57,13 +57,53 @@ def _cmd_list(args) -> int:
     from ganbench.penalties import PENALTIES
     from ganbench.variants import VARIANTS
 
-    for title, reg in (("GAN variants", VARIANTS), ("losses", LOSSES), ("penalties", PENALTIES),
-                       ("architectures", ARCHITECTURES), ("datasets", DATASETS), ("metrics", METRICS),
-                       ("feature extractors", EXTRACTORS)):
+    for title, reg in (("GAN variants (ganbench show VARIANT: every resolved default)", VARIANTS), ("losses", LOSSES),
+                       ("penalties", PENALTIES), ("architectures", ARCHITECTURES),
+                       ("datasets ([offline]: no network needed; [download]: fetched on first use unless its files are "
+                        "in the data directory)", DATASETS),
+                       ("metrics", METRICS), ("feature extractors", EXTRACTORS)):
         print(f"{title}:")
         width = max(len(n) for n in reg.names())
         for name in reg.names():
-            print(f"  {name:<{width}}  {reg.help(name)}")
+            mark = f"[{dataset_access(DATASETS.get(name))}] " if reg is DATASETS else ""
+            print(f"  {name:<{width}}  {mark}{reg.help(name)}")
+    return 0
+
+
+def dataset_access(dataset) -> str:
+    """'offline' when a dataset needs no download (generated or bundled, or your own files), else 'download'."""
+    return "download" if "download" in dataset.option_defaults else "offline"
+
+
+def describe_variant(name: str) -> list[str]:
+    """Every resolved default of a variant: each HParams field (``*`` = set by the preset), the loss and the
+    penalty with every option."""
+    from ganbench.config import HParams
+    from ganbench.losses import get_loss
+    from ganbench.penalties import get_penalty
+    from ganbench.variants import VARIANTS
+
+    v = VARIANTS.get(name)
+    hp = HParams(**v.defaults).model_dump()
+
+    def options(opts: dict) -> str:
+        return ", ".join(f"{k}={val!r}" for k, val in opts.items()) or "no options"
+
+    loss = "autoencoder reconstruction (BEGAN; knobs are the began_* hyperparameters)" if v.loss == "began" else \
+        options(get_loss(v.loss, **v.loss_options).options)
+    lines = [f"{name}: {VARIANTS.help(name)}", f"reference: {v.reference or '-'}",
+             f"loss: {v.loss} ({loss})",
+             f"penalty: {v.penalty} ({options(get_penalty(v.penalty, **v.penalty_options).options)}), "
+             f"weight penalty_weight={hp['penalty_weight']!r}",
+             "hyperparameters (* set by the preset, others HParams defaults):"]
+    width = max(len(k) for k in hp)
+    lines += [f"  {k:<{width}}  {val!r}{'  *' if k in v.defaults else ''}" for k, val in hp.items()]
+    return lines
+
+
+def _cmd_show(args) -> int:
+    for i, name in enumerate(args.variant):
+        print(("\n" if i else "") + "\n".join(describe_variant(name)))
     return 0
 
 
@@ -111,10 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--n", type=int, default=10000, help="number of real images (capped at the split's size)")
     st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
+    show = sub.add_parser("show", help="print a GAN variant's every resolved default (hyperparameters, loss, penalty)")
+    show.add_argument("variant", nargs="+", help="registered variant name(s), e.g. ns-lucic")
     return p
 
 
-COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
+COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list,
+            "show": _cmd_show}
 
 
 def main(argv: list[str] | None = None) -> int:
