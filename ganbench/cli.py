@@ -57,12 +57,14 @@ def _cmd_list(args) -> int:
     from ganbench.penalties import PENALTIES
     from ganbench.variants import VARIANTS
 
-    for title, reg in (("GAN variants (ganbench show VARIANT: every resolved default)", VARIANTS), ("losses", LOSSES),
-                       ("penalties", PENALTIES), ("architectures", ARCHITECTURES),
-                       ("datasets ([offline]: no network needed; [download]: fetched on first use unless its files are "
-                        "in the data directory)", DATASETS),
-                       ("metrics", METRICS), ("feature extractors", EXTRACTORS)):
-        print(f"{title}:")
+    sections = (
+        ("GAN variants", "ganbench show VARIANT prints every resolved default", VARIANTS), ("losses", "", LOSSES),
+        ("penalties", "", PENALTIES), ("architectures", "", ARCHITECTURES),
+        ("datasets", "[offline]: no network needed; [download]: fetched on first use unless its files are in the data "
+                     "directory", DATASETS),
+        ("metrics", "", METRICS), ("feature extractors", "", EXTRACTORS))
+    for title, note, reg in sections:
+        print(f"{title}:" + (f" ({note})" if note else ""))
         width = max(len(n) for n in reg.names())
         for name in reg.names():
             mark = f"[{dataset_access(DATASETS.get(name))}] " if reg is DATASETS else ""

@@ -1,7 +1,7 @@
 """The InfoGAN-style network that Lucic et al. 2018 ("Are GANs Created Equal?") use for every dataset.
 
-Layer by layer as in compare_gan v1.0's ``src/gans/abstract_gan.py:67-116`` (Chen et al. 2016's MNIST net), for (C, H, H)
-images with H divisible by 4. With w = ``width`` (w = 64 is the paper's net: 64, 128, 1024):
+Layer by layer as in compare_gan v1.0's ``src/gans/abstract_gan.py:67-116`` (Chen et al. 2016's MNIST net), for
+(C, H, H) images with H divisible by 4. With w = ``width`` (w = 64 is the paper's net: 64, 128, 1024):
 - G: FC 16w -> [BN] -> lReLU(0.2); FC 2w*(H/4)*(H/4) -> [BN] -> lReLU; reshape to (2w, H/4, H/4);
   deconv 4x4 s2 w -> [BN] -> lReLU; deconv 4x4 s2 C -> tanh. compare_gan ends with a sigmoid because its data lie
   in [0, 1]; ganbench data lie in [-1, 1], so the output is tanh (= 2 sigmoid(2a) - 1, the same family).
