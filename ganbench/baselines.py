@@ -55,9 +55,8 @@ def trial_protocols(trials: Iterable) -> dict[Protocol, tuple[str, ...]]:
     out: dict[Protocol, tuple[str, ...]] = {}
     for t in trials:
         e = t.eval
-        p = Protocol(t.dataset, tuple(sorted(t.dataset_options.items())), e["extractor"], int(e["n_samples"]),
-                     e["n_real"])
-        out[p] = tuple(sorted(set(out.get(p, ())) | set(e["metrics"])))
+        p = Protocol(t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, int(e.n_samples), e.n_real)
+        out[p] = tuple(sorted(set(out.get(p, ())) | set(e.metrics)))
     return out
 
 

@@ -1,4 +1,4 @@
-"""The ``ganbench`` command: run, validate, report, list, stats."""
+"""The ``ganbench`` command: run, validate, report, list, show, stats."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +39,7 @@ def _cmd_run(args) -> int:
     if not args.address:  # a cluster's nodes are not this machine: Ray reports what it cannot place
         check_local_resources(suite, args.suite, num_cpus=args.num_cpus)
     counts = run_suite(suite, results, address=args.address, max_concurrent=args.max_concurrent,
-                       num_cpus=args.num_cpus)
+                       num_cpus=args.num_cpus, suite_path=Path(args.suite), max_trials=args.max_trials)
     print(f"next: ganbench report {results}")
     return 0 if not counts.get("failed") else 1
 
@@ -75,13 +75,55 @@ def _cmd_list(args) -> int:
     from ganbench.penalties import PENALTIES
     from ganbench.variants import VARIANTS
 
-    for title, reg in (("GAN variants", VARIANTS), ("losses", LOSSES), ("penalties", PENALTIES),
-                       ("architectures", ARCHITECTURES), ("datasets", DATASETS), ("metrics", METRICS),
-                       ("feature extractors", EXTRACTORS)):
-        print(f"{title}:")
+    sections = (
+        ("GAN variants", "ganbench show VARIANT prints every resolved default", VARIANTS), ("losses", "", LOSSES),
+        ("penalties", "", PENALTIES), ("architectures", "", ARCHITECTURES),
+        ("datasets", "[offline]: no network needed; [download]: fetched on first use unless its files are in the data "
+                     "directory", DATASETS),
+        ("metrics", "", METRICS), ("feature extractors", "", EXTRACTORS))
+    for title, note, reg in sections:
+        print(f"{title}:" + (f" ({note})" if note else ""))
         width = max(len(n) for n in reg.names())
         for name in reg.names():
-            print(f"  {name:<{width}}  {reg.help(name)}")
+            mark = f"[{dataset_access(DATASETS.get(name))}] " if reg is DATASETS else ""
+            print(f"  {name:<{width}}  {mark}{reg.help(name)}")
+    return 0
+
+
+def dataset_access(dataset) -> str:
+    """'offline' when a dataset needs no download (generated or bundled, or your own files), else 'download'."""
+    return "download" if "download" in dataset.option_defaults else "offline"
+
+
+def describe_variant(name: str) -> list[str]:
+    """Every resolved default of a variant: each HParams field (``*`` = set by the preset), the loss and the
+    penalty with every option."""
+    from ganbench.config import HParams
+    from ganbench.losses import get_loss
+    from ganbench.penalties import get_penalty
+    from ganbench.variants import VARIANTS
+
+    v = VARIANTS.get(name)
+    hp = HParams(**v.defaults).model_dump()
+
+    def options(opts: dict) -> str:
+        return ", ".join(f"{k}={val!r}" for k, val in opts.items()) or "no options"
+
+    loss = "autoencoder reconstruction (BEGAN; knobs are the began_* hyperparameters)" if v.loss == "began" else \
+        options(get_loss(v.loss, **v.loss_options).options)
+    lines = [f"{name}: {VARIANTS.help(name)}", f"reference: {v.reference or '-'}",
+             f"loss: {v.loss} ({loss})",
+             f"penalty: {v.penalty} ({options(get_penalty(v.penalty, **v.penalty_options).options)}), "
+             f"weight penalty_weight={hp['penalty_weight']!r}",
+             "hyperparameters (* set by the preset, others HParams defaults):"]
+    width = max(len(k) for k in hp)
+    lines += [f"  {k:<{width}}  {val!r}{'  *' if k in v.defaults else ''}" for k, val in hp.items()]
+    return lines
+
+
+def _cmd_show(args) -> int:
+    for i, name in enumerate(args.variant):
+        print(("\n" if i else "") + "\n".join(describe_variant(name)))
     return 0
 
 
@@ -169,10 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-baselines", action="store_true", help="only the reference statistics")
     st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
+    show = sub.add_parser("show", help="print a GAN variant's every resolved default (hyperparameters, loss, penalty)")
+    show.add_argument("variant", nargs="+", help="registered variant name(s), e.g. ns-lucic")
     return p
 
 
-COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list}
+COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list,
+            "show": _cmd_show}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ the architecture entry's ``hparams`` < the GAN entry's ``hparams`` < command-lin
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import typing
@@ -68,9 +69,10 @@ class HParams(Strict):
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)  # one-sided: real target 1 - s (BCE losses only)
     label_flip: float = Field(0.0, ge=0, lt=0.5)  # probability of flipping a D target (BCE losses only)
     instance_noise: float = Field(0.0, ge=0)  # std of Gaussian noise on D inputs, annealed linearly to 0
-    began_gamma: float = Field(0.75, gt=0, le=1)  # BEGAN diversity ratio gamma = E[L(G(z))] / E[L(x)]
+    began_gamma: float = Field(0.75, ge=0, le=1)  # BEGAN diversity ratio gamma = E[L(G(z))] / E[L(x)]
     began_lambda_k: float = Field(1e-3, ge=0)  # BEGAN learning rate of the balance term k
     began_k_clip: bool = False  # clip k to [0, 1] as in the BEGAN paper; compare_gan does not
+    reuse_z: bool = False  # the G step reuses the z of the D step before it (compare_gan v1, all but WGAN-GP)
     # architecture options (see ganbench.models.ArchOptions)
     d_norm: Literal["none", "batch", "layer", "spectral"] = "none"
     g_norm: Literal["none", "batch"] = "batch"
@@ -78,6 +80,8 @@ class HParams(Strict):
     downsample: Literal["stride", "avgpool"] = "stride"
     width: int = Field(64, ge=1)
     conditioning: Literal["none", "concat", "projection"] = "none"
+    bn_style: Literal["torch", "compare_gan"] = "torch"  # batch norm: PyTorch's, or decay 0.999 / eps 1e-3 / scale 1
+    pac: int = Field(1, ge=1)  # PacGAN packing: D judges pac samples at once; the trainer draws batch_size * pac
 
 
 HPARAM_NAMES = tuple(HParams.model_fields)
@@ -109,6 +113,8 @@ class ArchSpec(Strict):
 class SearchSpec(Strict):
     num_samples: int = Field(1, ge=1)  # random draws per dataset x variant x architecture (when any is random)
     seed: int = 0
+    first: Literal["random", "defaults"] = "random"  # defaults: sample 0 is the variant's default configuration
+    paired: bool = True  # variants share the draws of a hyperparameter searched over the same distribution
 
 
 class BudgetSpec(Strict):
@@ -231,7 +237,7 @@ def check_hparams_block(block: Any, where: str) -> None:
             candidates = value
         elif looks_like_expression(value):
             dist = parse_expression(value, path)
-            candidates = list(dist.args[0]) if dist.kind == "choice" else list(dist.args)
+            candidates = _support_ends(dist)
         else:
             candidates = [value]
         for candidate in candidates:
@@ -239,6 +245,17 @@ def check_hparams_block(block: Any, where: str) -> None:
                 HParams(**{key: candidate})
             except ValidationError as err:
                 raise GanbenchError(f"{path}: {describe(err.errors()[0], HParams).split(': ', 1)[-1]}") from None
+
+
+def _support_ends(dist) -> list:
+    """The values a distribution can take that bound its support: choice's options, randint's lo and hi - 1, and
+    lo and the largest float below hi for the half-open uniform and loguniform (uniform(0, 1) for beta1 < 1)."""
+    if dist.kind == "choice":
+        return list(dist.args[0])
+    lo, hi = dist.args
+    if dist.kind == "randint":
+        return [lo, hi - 1]
+    return [lo, math.nextafter(hi, lo)]
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
@@ -299,7 +316,7 @@ def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None
             raise GanbenchError(f"{at(f'datasets[{i}]')}: {err}") from None
     for m in suite.eval.metrics or []:
         _named(evaluation.METRICS, m, at("eval.metrics"))
-        if evaluation.METRICS.get(m).kind not in kinds:
+        if not any(evaluation.METRICS.get(m).fits(k) for k in kinds):
             raise GanbenchError(f"{at('eval.metrics')}: {m!r} scores {evaluation.METRICS.get(m).kind} datasets and "
                                 f"this suite has none (its datasets: {', '.join(d.name for d in suite.datasets)})")
     if suite.eval.primary is not None:

@@ -1,9 +1,19 @@
 """Expansion: datasets x GAN variants x architectures x search samples x seeds -> trials.
 
 A trial's id is a hash of its fully resolved configuration (not of the suite's name or resources), so running a
-suite again finds the trials it already completed, and adding a variant adds only the new trials. Random search
-samples are drawn from an RNG keyed by (search seed, dataset, GAN, architecture): they do not move when other
-entries are added or reordered.
+suite again finds the trials it already completed, and adding a variant adds only the new trials. Hyperparameters
+added to ``HParams`` later (``LATER_HPARAMS``) are left out of the hash at their default, so earlier ids stand.
+
+Random search (``search:``): ``num_samples`` draws per dataset x GAN entry x architecture, crossed with the grid.
+- Paired draws (``paired: true``, the default): the draws of each searched hyperparameter come from an RNG keyed by
+  (search seed, dataset, architecture, hyperparameter, its distribution), so GAN entries that search lr over the
+  same range get the same lr in sample i: a paired comparison. ``paired: false`` gives each entry its own RNG,
+  keyed by (search seed, dataset, GAN entry, architecture). Either way, draws do not move when other entries are
+  added or reordered.
+- ``first: defaults`` (Lucic et al.'s rule, compare_gan generate_tasks_lib.TuneParams): sample 0 is the default
+  configuration: every searched hyperparameter takes the value it would have without the search (the last literal
+  set for it below the block holding the distribution: preset < suite < architecture entry < GAN entry, else
+  the HParams default). Samples 1.. are the random draws, the same as with ``first: random``.
 """
 from __future__ import annotations
 
@@ -14,17 +24,58 @@ import math
 
 import numpy as np
 
-from ganbench.config import HParams, Suite
+from ganbench.config import HParams, SearchSpec, Suite
 from ganbench.datasets import dataset_info
 from ganbench.plan import EvalSettings, Trial
 from ganbench.registry import GanbenchError
-from ganbench.searchspace import looks_like_expression, parse_expression
+from ganbench.searchspace import Distribution, looks_like_expression, parse_expression
 from ganbench.variants import VARIANTS
+
+
+from ganbench.plan import LATER_HPARAMS  # noqa: E402,F401  (re-export)
 
 
 def _rng_for(seed: int, *keys: str) -> np.random.Generator:
     digest = hashlib.sha256(json.dumps([seed, *keys]).encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _dist_key(dist: Distribution) -> str:
+    return json.dumps([dist.kind, [list(a) if isinstance(a, tuple) else a for a in dist.args]])
+
+
+def search_defaults(blocks: list[dict]) -> dict:
+    """For each hyperparameter searched by a distribution: its value without the search (the last literal given for
+    it in a block below the one holding the distribution, else the HParams default)."""
+    literal: dict = {}
+    defaults: dict = {}
+    for block in blocks:
+        for key, value in block.items():
+            if looks_like_expression(value):
+                defaults[key] = literal.get(key, HParams.model_fields[key].default)
+            elif not isinstance(value, list):
+                literal[key] = value
+    return defaults
+
+
+def draw_samples(search: SearchSpec, keys: tuple[str, ...], dists: dict, defaults: dict) -> list[dict]:
+    """The search's samples for one dataset x GAN entry x architecture; ``keys`` = (dataset, GAN entry, arch)."""
+    if not dists:
+        return [{}]
+    n = search.num_samples
+    dataset, gan, arch = keys
+    if search.paired:
+        columns = {}
+        for k, d in sorted(dists.items()):
+            rng = _rng_for(search.seed, dataset, arch, k, _dist_key(d))
+            columns[k] = [d.sample(rng) for _ in range(n)]
+        draws = [{k: columns[k][i] for k in columns} for i in range(n)]
+    else:
+        rng = _rng_for(search.seed, dataset, gan, arch)
+        draws = [{k: d.sample(rng) for k, d in sorted(dists.items())} for _ in range(n)]
+    if search.first == "defaults":
+        draws[0] = {k: defaults[k] for k in dists}
+    return draws
 
 
 def resolve_space(blocks: list[dict]) -> tuple[dict, dict, dict]:
@@ -76,11 +127,10 @@ def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
     for ds, gan, arch in itertools.product(suite.datasets, suite.gans, suite.architectures):
         info = dataset_info(ds.name, ds.options)
         variant = VARIANTS.get(gan.variant)
-        fixed, grid, dists = resolve_space([variant.defaults, suite.hparams, arch.hparams, gan.hparams])
+        blocks = [variant.defaults, suite.hparams, arch.hparams, gan.hparams]
+        fixed, grid, dists = resolve_space(blocks)
         eval_cfg = _resolve_eval(suite, info, ds.extractor)
-        n_draws = suite.search.num_samples if dists else 1
-        rng = _rng_for(suite.search.seed, ds.name, gan.name, arch.name)
-        draws = [{k: d.sample(rng) for k, d in sorted(dists.items())} for _ in range(n_draws)]
+        draws = draw_samples(suite.search, (ds.name, gan.name, arch.name), dists, search_defaults(blocks))
         grid_points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         for sample, (draw, point) in enumerate(itertools.product(draws, grid_points)):
             try:
@@ -105,7 +155,7 @@ def _resolve_eval(suite: Suite, info, ds_extractor=None) -> EvalSettings:
     metrics = list(e.metrics) if e.metrics else list(info.default_metrics)
     from ganbench.evaluation import METRICS
 
-    metrics = [m for m in metrics if METRICS.get(m).kind == info.kind] or list(info.default_metrics)
+    metrics = [m for m in metrics if METRICS.get(m).fits(info.kind)] or list(info.default_metrics)
     extractor = (ds_extractor or e.extractor or info.default_extractor) if info.kind == "image" else None
     outputs = {o for m in metrics for o in METRICS.get(m).outputs}
     primary = e.primary if e.primary in outputs else info.primary

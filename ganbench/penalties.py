@@ -33,11 +33,12 @@ CONSTRAINTS: Registry = Registry("constraint")
 
 
 def _grad_of_outputs(d_fn: DFn, x: Tensor) -> Tensor:
-    """d sum d_fn(x) / dx, i.e. the per-sample input gradients [K, B, F], kept in the graph."""
+    """d sum d_fn(x) / dx, i.e. the input gradient of each of D's outputs [K, B, F], kept in the graph. With
+    PacGAN packing D judges m samples per output (x holds B m samples): the norm is taken per packed input."""
     x = x.detach().requires_grad_(True)
     out = d_fn(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.flatten(2)
+    return grad.reshape(*out.shape, -1)
 
 
 def _unit_gradient_penalty(d_fn: DFn, x: Tensor, eps: float) -> Tensor:

@@ -18,9 +18,11 @@ from ganbench.config import HParams
 from ganbench.registry import GanbenchError
 
 BCE_LOSSES = ("ns", "mm")
-ARCH_HPARAMS = ("d_norm", "g_norm", "activation", "downsample", "width", "conditioning")  # HParams -> ArchOptions
 # hyperparameters that act elementwise in the optimiser: trials differing only in these (and the seed) can be
 # trained as one pack (ganbench.training.members)
+# hyperparameters added after trial ids were first published, with their defaults: left out of a trial's identity at
+# that default, so the ids of earlier trials do not move (a new field belongs here when its default keeps old behaviour)
+LATER_HPARAMS = {"reuse_z": False, "bn_style": "torch", "pac": 1}
 PACKABLE_HPARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "beta1_g", "beta1_d", "beta2_g", "beta2_d")
 
 
@@ -69,6 +71,7 @@ class Trial:
         d = asdict(self)
         d.pop("suite")
         d.pop("searched")
+        d["hparams"] = {k: v for k, v in d["hparams"].items() if not (k in LATER_HPARAMS and v == LATER_HPARAMS[k])}
         return d
 
     @property
@@ -110,23 +113,12 @@ def _fmt(v: Any) -> str:
 
 
 def arch_options(trial: Trial):
-    """The architecture options of a trial: its hyperparameters, plus what its loss needs of D (an autoencoder for
-    BEGAN)."""
+    """The architecture options of a trial: its hyperparameters (``ARCH_HPARAMS``: normalisation, width, conditioning,
+    PacGAN's ``pac``, ``bn_style``), plus what its loss needs of D (an autoencoder for BEGAN)."""
     from ganbench.losses import LOSSES
     from ganbench.models import ArchOptions
 
-    hp = trial.hp
-    opts = {k: getattr(hp, k) for k in ARCH_HPARAMS}
-    for k in ("pac", "bn_style"):  # options some architectures' families know (absent in older HParams)
-        if hasattr(hp, k) and k in _arch_fields():
-            opts[k] = getattr(hp, k)
-    return ArchOptions.from_dict({**opts, "d_output": getattr(LOSSES.get(trial.loss), "d_output", "logit")})
-
-
-def _arch_fields() -> set:
-    from ganbench.models import ArchOptions
-
-    return {f.name for f in fields(ArchOptions)}
+    return ArchOptions.from_hparams(trial.hparams, getattr(LOSSES.get(trial.loss), "d_output", "logit"))
 
 
 def check_trial(trial: Trial) -> None:

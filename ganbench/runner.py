@@ -25,8 +25,8 @@ from ganbench.config import Suite
 from ganbench.expand import Trial, expand
 from ganbench.extractors import cache_dir
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, finished_ids, read_summary, record_failure, trial_dir, write_trial_config, \
-    write_trials_csv
+from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_summary, record_failure, trial_dir, \
+    write_trial_config, write_trials_csv
 
 
 def preflight(trials: list[Trial]) -> None:
@@ -145,10 +145,15 @@ def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
 
 
 def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_concurrent: Optional[int] = None,
-              log: Callable[[str], None] = print, num_cpus: Optional[int] = None) -> dict:
+              log: Callable[[str], None] = print, num_cpus: Optional[int] = None, suite_path: Optional[Path] = None,
+              max_trials: Optional[int] = None) -> dict:
+    from ganbench.baselines import write_baselines
+    from ganbench.environment import collect_environment
+    from ganbench.expand import MAX_TRIALS
+
     results = Path(results).resolve()
     data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
-    trials = expand(suite)
+    trials = expand(suite, max_trials=max_trials or MAX_TRIALS)
     preflight(trials)
     done = finished_ids(results)
     todo = [t for t in trials if t.id not in done]
@@ -156,6 +161,8 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
         f"{len(todo)} to run")
     if todo:
         prepare_references(todo, data_dir)
+        write_baselines(results, trials, data_dir=data_dir)
+        atomic_write_json(results / "environment.json", collect_environment(suite_path))
         for t in todo:
             write_trial_config(results, t)
         packs = make_packs(todo, suite.resources.pack, results)
@@ -168,7 +175,9 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     frame = pd.read_csv(csv)
     ours = frame[frame.trial_id.isin({t.id for t in trials})]
     counts = ours.status.value_counts().to_dict()
-    log(f"wrote {csv}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    others = len(frame) - len(ours)
+    log(f"wrote {csv}: this suite's {len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + (f"; {others} other trials in the directory" if others else ""))
     return counts
 
 

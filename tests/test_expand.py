@@ -1,3 +1,5 @@
+import pytest
+
 from ganbench.config import load_suite
 from ganbench.expand import expand
 
@@ -68,5 +70,108 @@ def test_trial_round_trips_through_dict(tmp_path):
 def test_eval_defaults_follow_dataset_kind(tmp_path):
     text = BASE.replace("[ring8, grid25]", "[ring8, digits]") + "eval: {metrics: [fid, modes, kid]}\n"
     by_ds = {t.dataset: t.eval for t in expand(suite(tmp_path, text, "e.yaml"))}
-    assert by_ds["ring8"].metrics == ("modes",) and by_ds["ring8"].primary == "modes"
+    assert by_ds["ring8"].metrics == ("modes",) and by_ds["ring8"].primary == "mode_tv"
     assert by_ds["digits"].metrics == ("fid", "kid") and by_ds["digits"].extractor == "classifier"
+
+
+# ---------------------------------------------------------------------------------- ids, paired draws, defaults
+NO_SEARCH = """name: s
+datasets: [ring8, digits]
+gans: [ns, {name: wgan-gp, hparams: {n_disc: 3}}, began]
+architectures: [mlp]
+hparams: {batch_size: [32, 64]}
+seeds: [0, 1]
+budget: {d_steps: 10}
+"""
+# computed before reuse_z, bn_style, pac and the search options existed (ganbench at commit 7b6405a)
+NO_SEARCH_IDS = ['169df328526f', 'dac0847d7467', 'f9d9d15d521b', '795b8515e704', 'b9366cae3753', '3a86dc9ce23c',
+                 '27d51d0781ae', '2add6b04ce49', '3a6f44a9e79f', 'fbdb19ff9af5', 'abddf29e7b09', '6036b173b454',
+                 '60e626bc4ec6', 'ed6f6970a10f', 'ae2cecb05d13', '80f241bc28aa', '70818a45d656', 'e498e12908eb',
+                 '0e9b4129a996', '3d5b74ff679c', '615e0e9bba82', '98c79de0c11c', '1c6c6736e3c3', 'f3f4b6f88860']
+SEARCH = """name: s
+datasets: [ring8, grid25]
+gans: [ns, {name: wgan-gp, hparams: {n_disc: 3}}]
+architectures: [mlp]
+hparams: {lr: 'loguniform(1e-4, 1e-3)', batch_size: [32, 64], beta1: 'uniform(0, 0.9)'}
+search: {num_samples: 3, seed: 7}
+seeds: [0, 1]
+budget: {d_steps: 10}
+"""
+SEARCH_UNPAIRED_IDS_START = ['fb4613c6e257', '0b391cba2850', '36ba0eed6ed8', '47a3ce83abe7', '6ae5e098977d']
+
+
+def test_ids_of_suites_without_search_are_unchanged(tmp_path):
+    assert [t.id for t in expand(suite(tmp_path, NO_SEARCH))] == NO_SEARCH_IDS
+    # a new hyperparameter away from its default is part of the identity
+    moved = expand(suite(tmp_path, NO_SEARCH.replace("{batch_size: [32, 64]}", "{batch_size: [32, 64], pac: 2}"),
+                         "p.yaml"))
+    assert not {t.id for t in moved} & set(NO_SEARCH_IDS)
+
+
+def test_unpaired_draws_are_the_earlier_per_entry_draws(tmp_path):
+    trials = expand(suite(tmp_path, SEARCH.replace("seed: 7}", "seed: 7, paired: false}")))
+    assert [t.id for t in trials][:5] == SEARCH_UNPAIRED_IDS_START
+
+
+def _by_sample(trials, dataset, gan, key):
+    return [t.hparams[key] for t in trials if t.dataset == dataset and t.gan == gan and t.seed == 0
+            and t.hparams["batch_size"] == 32]
+
+
+def test_paired_draws_are_shared_across_gan_entries(tmp_path):
+    text = SEARCH.replace("gans: [ns, {name: wgan-gp, hparams: {n_disc: 3}}]",
+                          "gans: [ns, {name: wgan-gp, hparams: {n_disc: 3}}, "
+                          "{name: wide, preset: ns, hparams: {lr: 'loguniform(1e-5, 1e-2)'}}]")
+    trials = expand(suite(tmp_path, text))
+    for key in ("lr", "beta1"):
+        ns, gp = _by_sample(trials, "ring8", "ns", key), _by_sample(trials, "ring8", "wgan-gp", key)
+        assert ns == gp and len(set(ns)) == 3
+    # another range is another stream; another dataset draws anew; beta1 is still shared
+    assert not set(_by_sample(trials, "ring8", "wide", "lr")) & set(_by_sample(trials, "ring8", "ns", "lr"))
+    assert _by_sample(trials, "ring8", "wide", "beta1") == _by_sample(trials, "ring8", "ns", "beta1")
+    assert _by_sample(trials, "grid25", "ns", "lr") != _by_sample(trials, "ring8", "ns", "lr")
+    # adding a searched hyperparameter leaves the others' draws alone
+    more = expand(suite(tmp_path, text.replace("beta1: 'uniform(0, 0.9)'", "beta1: 'uniform(0, 0.9)', "
+                                               "beta2: 'uniform(0.9, 0.99)'"), "m.yaml"))
+    assert _by_sample(more, "ring8", "ns", "lr") == _by_sample(trials, "ring8", "ns", "lr")
+    unpaired = expand(suite(tmp_path, SEARCH.replace("seed: 7}", "seed: 7, paired: false}"), "u.yaml"))
+    assert _by_sample(unpaired, "ring8", "ns", "lr") != _by_sample(unpaired, "ring8", "wgan-gp", "lr")
+
+
+def test_first_sample_is_the_default_configuration(tmp_path):
+    text = SEARCH.replace("seed: 7}", "seed: 7, first: defaults}")
+    trials = expand(suite(tmp_path, text))
+    random_first = expand(suite(tmp_path, SEARCH, "r.yaml"))
+    # sample 0 (both grid points) takes each variant's defaults: ns the HParams defaults, wgan-gp its preset's
+    for t in trials:
+        if t.sample in (0, 1):
+            expected = {"ns": (2e-4, 0.5), "wgan-gp": (1e-4, 0.5)}[t.gan]
+            assert (t.hparams["lr"], t.hparams["beta1"]) == expected
+    # later samples are the same random draws as with first: random
+    later = lambda ts: [(t.id, t.hparams) for t in ts if t.sample >= 2]  # noqa: E731
+    assert later(trials) == later(random_first)
+
+
+def test_search_default_is_the_last_literal_below_the_distribution(tmp_path):
+    from ganbench.expand import search_defaults
+
+    blocks = [{"lr": 1e-4, "beta1": 0.0}, {"lr": 3e-4}, {"lr": "loguniform(1e-5, 1e-2)", "n_disc": "choice([1, 5])"},
+              {"beta1": "uniform(0, 1)"}]
+    assert search_defaults(blocks) == {"lr": 3e-4, "n_disc": 1, "beta1": 0.0}
+    # in a suite: a literal lr in the suite's hparams is the default of the GAN entry that searches lr
+    text = SEARCH.replace("hparams: {lr: 'loguniform(1e-4, 1e-3)',", "hparams: {lr: 5.0e-4,").replace(
+        "gans: [ns,", "gans: [{name: ns, hparams: {lr: 'loguniform(1e-4, 1e-3)'}},").replace(
+        "seed: 7}", "seed: 7, first: defaults}")
+    trials = expand(suite(tmp_path, text))
+    assert {t.hparams["lr"] for t in trials if t.gan == "ns" and t.sample in (0, 1)} == {5e-4}
+
+
+def test_search_endpoints_validate_as_half_open(tmp_path):
+    """uniform(0, 1) for beta1 < 1 is valid (draws are in [0, 1)); randint's high is exclusive."""
+    ok = SEARCH.replace("beta1: 'uniform(0, 0.9)'", "beta1: 'uniform(0, 1)', n_disc: 'randint(1, 6)'")
+    trials = expand(suite(tmp_path, ok))
+    assert all(0 <= t.hparams["beta1"] < 1 and 1 <= t.hparams["n_disc"] <= 5 for t in trials)
+    from ganbench.registry import GanbenchError
+
+    with pytest.raises(GanbenchError, match="beta1"):
+        suite(tmp_path, SEARCH.replace("beta1: 'uniform(0, 0.9)'", "beta1: 'uniform(-0.5, 1)'"), "b.yaml")

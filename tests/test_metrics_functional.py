@@ -306,3 +306,19 @@ def test_mode_metrics_hand_computed_uneven_histogram_and_strict_threshold():
     assert out == pytest.approx({"modes": 3, "hq": 0.5, "reverse_kl": float(np.sum(q * np.log(4 * q)))})
     with pytest.raises(MetricInputError, match="std"):
         mode_metrics(samples, centers, std=0.0)
+
+
+def test_mode_tv_by_hand():
+    """TV between the samples over {modes, off-mode} and the ideal (1/n per mode, nothing off-mode)."""
+    from ganbench.metrics.functional import mode_metrics
+
+    centers = np.array([[0.0, 0.0], [1.0, 0.0]])
+    # 2 samples on mode 0, 1 on mode 1, 1 off-mode (std 0.01, threshold 3 std)
+    x = np.array([[0.0, 0.001], [0.002, 0.0], [1.0, 0.0], [0.5, 0.5]])
+    out = mode_metrics(x, centers, 0.01)
+    # p = (0.5, 0.25), off 0.25: 1/2 (|0.5 - 0.5| + |0.25 - 0.5| + 0.25) = 0.25
+    assert out["mode_tv"] == pytest.approx(0.25)
+    perfect = mode_metrics(np.array([[0.0, 0.0], [1.0, 0.0]]), centers, 0.01)["mode_tv"]
+    one_mode = mode_metrics(np.zeros((4, 2)), centers, 0.01)["mode_tv"]
+    nothing = mode_metrics(np.full((4, 2), 5.0), centers, 0.01)["mode_tv"]
+    assert (perfect, one_mode, nothing) == (0.0, pytest.approx(0.5), 1.0)

@@ -19,8 +19,10 @@ SUPPORTED = {
     "infogan": set(SHAPES[1:]),
     "sndcgan": set(SHAPES[1:]),
     "resnet": {(3, 32, 32), (3, 64, 64)},
+    "pacgan2d": {(2,)},
 }
-SMALL = {"mlp": (1, 8, 8), "dcgan": (1, 8, 8), "infogan": (1, 8, 8), "sndcgan": (1, 8, 8), "resnet": (3, 32, 32)}
+SMALL = {"mlp": (1, 8, 8), "dcgan": (1, 8, 8), "infogan": (1, 8, 8), "sndcgan": (1, 8, 8), "resnet": (3, 32, 32),
+         "pacgan2d": (2,)}
 Z, B, K = 8, 3, 4
 
 
@@ -77,7 +79,7 @@ def test_shapes_range_and_backward(name, shape):
 
 @pytest.mark.parametrize("name,shape", [("dcgan", (3, 36, 36)), ("dcgan", (1, 4, 4)), ("infogan", (1, 30, 30)),
                                         ("sndcgan", (1, 30, 30)), ("dcgan", (3, 32, 16)), ("resnet", (3, 48, 48)),
-                                        ("mlp", (0, 4))])
+                                        ("mlp", (0, 4)), ("pacgan2d", (1, 8, 8))])
 def test_unsupported_shapes_raise(name, shape):
     with pytest.raises(GanbenchError, match=f"'{name}' cannot serve data shape"):
         build(name, shape)

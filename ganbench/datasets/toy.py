@@ -27,7 +27,7 @@ class GaussianMixture(Dataset):
         self.name, self.centers, self.std = name, centers * scale, std * scale
 
     def info(self, options: dict) -> DatasetInfo:
-        return DatasetInfo(self.name, "toy", (2,), default_metrics=("modes",), primary="modes",
+        return DatasetInfo(self.name, "toy", (2,), default_metrics=("modes",), primary="mode_tv",
                            centers=self.centers, std=self.std)
 
     def load(self, split, data_dir, options) -> DataSplit:

@@ -289,6 +289,12 @@ def mode_metrics(samples, centers, std: float, threshold: float = 3.0) -> dict:
     - reverse_kl: KL(q || uniform) = sum_j q_j log(q_j * n_modes), where q is the histogram of the hq samples
       only (low-quality samples are not counted) over the centers, 0 log 0 = 0. Between 0 (every mode equally
       hit) and log(n_modes) (one mode). With no hq sample at all it is log(n_modes), the value of total collapse.
+    - mode_tv: the total variation distance between the samples' distribution over {mode 1, ..., mode n, off-mode}
+      (a sample is on mode j when it is hq and j is its nearest centre) and the data's ideal (1/n on every mode,
+      nothing off-mode): 1/2 (sum_j |p_j - 1/n| + p_off). One number that both spread and collapse raise: 0 when
+      every sample is hq and the modes are hit equally, 1 - 1/n for perfect samples of one mode only, about 1 - hq
+      for noise. ganbench's own summary (not PacGAN's); the toys' primary metric, since noise reaches most
+      ``modes`` (uniform noise hits 21 to 25 of grid25's modes) and a collapsed generator reaches a high ``hq``.
     """
     x = _features(samples, "samples", 1)
     c = _features(centers, "centers", 1)
@@ -310,4 +316,7 @@ def mode_metrics(samples, centers, std: float, threshold: float = 3.0) -> dict:
     else:
         q = counts[counts > 0] / counts.sum()
         reverse_kl = float(max(np.sum(q * np.log(q * n_modes)), 0.0))
-    return {"modes": int((counts > 0).sum()), "hq": float(good.mean()), "reverse_kl": reverse_kl}
+    p = counts / len(x)
+    mode_tv = 0.5 * (float(np.abs(p - 1.0 / n_modes).sum()) + float(1.0 - good.mean()))
+    return {"modes": int((counts > 0).sum()), "hq": float(good.mean()), "reverse_kl": reverse_kl,
+            "mode_tv": mode_tv}

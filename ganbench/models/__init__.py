@@ -3,6 +3,7 @@
     G, D = build_models("dcgan", (1, 28, 28), z_dim=64, options=ArchOptions(d_norm="spectral"))
     x = G(z)          # [B, 1, 28, 28], tanh output in [-1, 1]
     logits = D(x)     # [B] raw logits (a reconstruction of x when options.d_output == "autoencoder")
+    # with options.pac = m, D takes B*m samples and returns [B] logits (PacGAN packing)
 
 Every registered builder has the signature ``build(data_shape, z_dim, options, num_classes) -> (G, D)`` and raises
 GanbenchError at build time for a data shape it cannot serve. Shared conventions (normalisation, conditioning,
@@ -18,8 +19,9 @@ from torch import nn
 
 from ganbench.models.dcgan import build_dcgan
 from ganbench.models.infogan import build_infogan
-from ganbench.models.layers import ArchOptions
+from ganbench.models.layers import ARCH_HPARAMS, ArchOptions
 from ganbench.models.mlp import build_mlp
+from ganbench.models.pacgan2d import build_pacgan2d
 from ganbench.models.resnet import build_resnet
 from ganbench.models.sndcgan import build_sndcgan
 from ganbench.registry import GanbenchError, Registry
@@ -33,6 +35,8 @@ ARCHITECTURES.add("infogan", build_infogan,
                   help="Lucic et al. 2018 / compare_gan InfoGAN-style net (FC1024, 4x4 s2 convs); side % 4 == 0")
 ARCHITECTURES.add("sndcgan", build_sndcgan,
                   help="Miyato et al. 2018 SNDCGAN (paper net with d_norm=spectral); side % 4 == 0")
+ARCHITECTURES.add("pacgan2d", build_pacgan2d,
+                  help="Lin et al. 2018 PacGAN 2D nets: G 4x400 (BN, ReLU), D 3 maxout 200x5; flat data (n,)")
 ARCHITECTURES.add("resnet", build_resnet,
                   help="Miyato et al. 2018 SNGAN ResNet for 32x32 and 64x64 (paper: spectral, relu, avgpool)")
 
@@ -42,6 +46,7 @@ PAPER_OPTIONS: dict[str, dict] = {
     "infogan": {"d_norm": "batch", "g_norm": "batch", "activation": "lrelu", "downsample": "stride"},
     "sndcgan": {"d_norm": "spectral", "g_norm": "batch", "activation": "lrelu", "downsample": "stride"},
     "resnet": {"d_norm": "spectral", "g_norm": "batch", "activation": "relu", "downsample": "avgpool"},
+    "pacgan2d": {"d_norm": "none", "g_norm": "batch"},
 }
 
 
@@ -69,4 +74,4 @@ def build_models(name: str, data_shape: tuple[int, ...], z_dim: int, options: Ar
     return builder(shape, z_dim, options, num_classes)
 
 
-__all__ = ["ARCHITECTURES", "ArchOptions", "PAPER_OPTIONS", "build_models", "paper_options"]
+__all__ = ["ARCHITECTURES", "ARCH_HPARAMS", "ArchOptions", "PAPER_OPTIONS", "build_models", "paper_options"]

@@ -73,7 +73,7 @@ def build_dcgan(data_shape: tuple[int, ...], z_dim: int, opts: ArchOptions,
     def make_g(z_in: int, g_norm: str, cbn: Optional[int]) -> nn.Module:
         return DCGANGeneratorBody(z_in, c, base, stages, w, g_norm)
 
-    def make_d(extra: int) -> tuple[nn.Module, int]:
-        return dcgan_discriminator_body(c + extra, base, stages, w, opts)
+    def make_d(c_in: int) -> tuple[nn.Module, int]:
+        return dcgan_discriminator_body(c_in, base, stages, w, opts)
 
     return assemble(tuple(data_shape), opts, num_classes, z_dim, make_g, make_d, init=init_normal_)

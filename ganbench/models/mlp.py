@@ -53,7 +53,7 @@ def build_mlp(data_shape: tuple[int, ...], z_dim: int, opts: ArchOptions,
     def make_g(z_in: int, g_norm: str, cbn: Optional[int]) -> nn.Module:
         return MLPGeneratorBody(z_in, n, w, g_norm)
 
-    def make_d(extra: int) -> tuple[nn.Module, int]:
-        return mlp_discriminator_body(n + extra, w, opts)
+    def make_d(n_in: int) -> tuple[nn.Module, int]:
+        return mlp_discriminator_body(n_in, w, opts)
 
     return assemble(shape, opts, num_classes, z_dim, make_g, make_d, init=lambda m: None, flat_input=True)

@@ -129,8 +129,8 @@ def build_resnet(data_shape: tuple[int, ...], z_dim: int, opts: ArchOptions,
     def make_g(z_in: int, g_norm: str, cbn: Optional[int]) -> nn.Module:
         return ResNetGeneratorBody(z_in, c, g_channels, g_norm, cbn)
 
-    def make_d(extra: int) -> tuple[nn.Module, int]:
-        blocks = [DownBlock(a + (extra if i == 0 else 0), b, down, opts, first=(i == 0))
+    def make_d(c_in: int) -> tuple[nn.Module, int]:
+        blocks = [DownBlock(c_in if i == 0 else a, b, down, opts, first=(i == 0))
                   for i, (a, b, down) in enumerate(d_plan)]
         return ResNetDiscriminatorBody(blocks, opts.activation), d_plan[-1][1]
 

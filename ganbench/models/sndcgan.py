@@ -12,7 +12,10 @@ With w = ``width`` (w = 64 gives the paper's channel counts):
   -> conv3x3 s1 C -> tanh, ending at w channels before the output conv. s = 3 stages from an H/8 base when H is
   a multiple of 8 and at least 16 (32 -> 4x4 base with 512 channels at w = 64, the paper's net; 64 -> 8x8);
   otherwise s = 2 from an H/4 base (28 -> 7x7, 8 -> 2x2). G uses ReLU whatever ``activation`` says.
-- Init: N(0, 0.02) for conv/linear weights, BN weights N(1, 0.02) (compare_gan's initialiser).
+- Init: N(0, 0.02) for conv/linear weights, biases 0, BN scale 1 and offset 0: compare_gan v2.0's (the Kurach et
+  al. code; src/gans/dcgan_architecture.py sn_discriminator passes tf.random_normal_initializer to every conv, ops.py
+  linear and deconv2d draw N(0, 0.02), and tf.contrib.layers.batch_norm starts its scale at 1). Its G's batch norm
+  (batch_norm_dcgan: decay 0.9, eps 2e-5) is close to PyTorch's defaults (momentum 0.1, eps 1e-5, bn_style torch).
 """
 from __future__ import annotations
 
@@ -76,7 +79,8 @@ def build_sndcgan(data_shape: tuple[int, ...], z_dim: int, opts: ArchOptions,
     def make_g(z_in: int, g_norm: str, cbn: Optional[int]) -> nn.Module:
         return SNDCGANGeneratorBody(z_in, c, base, stages, w, g_norm)
 
-    def make_d(extra: int) -> tuple[nn.Module, int]:
-        return sndcgan_discriminator_body(c + extra, h, w, opts)
+    def make_d(c_in: int) -> tuple[nn.Module, int]:
+        return sndcgan_discriminator_body(c_in, h, w, opts)
 
-    return assemble(tuple(data_shape), opts, num_classes, z_dim, make_g, make_d, init=init_normal_)
+    return assemble(tuple(data_shape), opts, num_classes, z_dim, make_g, make_d,
+                    init=lambda m: init_normal_(m, 0.02, bn_std=0.0))

@@ -33,6 +33,7 @@ import torch
 from ganbench.datasets import load_split
 from ganbench.plan import Trial
 from ganbench.results import atomic_write_json
+from ganbench.nearest import save_nearest_neighbours
 from ganbench.samples import save_samples
 from ganbench.training.members import Members, load_optimizer_member_state, optimizer_member_state, \
     zero_optimizer_member
@@ -371,8 +372,12 @@ class _Run:
                 save_torch({"trial_id": m.trial.id, "d_steps": m.best.d_steps, "generator": m.best.state},
                            m.out_dir / "best_generator.pt")
                 samples, _ = generate(shell, pack.hp, ncls, 256, "test", self.dev)
-                save_samples(samples[0], pack.info, m.out_dir / "samples.png",
-                             real=pack.x[:2000].cpu() if pack.info.kind == "toy" else None)
+                toy = pack.info.kind == "toy"
+                save_samples(samples[0], pack.info, m.out_dir / "samples.png", real=pack.x[:2000].cpu() if toy else None,
+                             scores=values if toy else None,
+                             title=f"{m.trial.gan} / {m.trial.architecture}, seed {m.trial.seed} (best, test)")
+                if not toy:  # the seed texts' memorisation check: samples beside their nearest training images
+                    save_nearest_neighbours(samples[0][:8], pack.x.cpu(), pack.info, m.out_dir / "nearest.png")
             if m.status == "completed":
                 self._write_checkpoint(k, final=True)
             summary = {
