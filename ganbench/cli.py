@@ -1,4 +1,4 @@
-"""The ``ganbench`` command: run, validate, report, list, show, stats."""
+"""The ``ganbench`` command: run, trial, validate, report, list, show, stats."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,13 @@ def _cmd_run(args) -> int:
                        num_cpus=args.num_cpus, suite_path=Path(args.suite), max_trials=args.max_trials)
     print(f"next: ganbench report {results}")
     return 0 if not counts.get("failed") else 1
+
+
+def _cmd_trial(args) -> int:
+    from ganbench.local import run_local
+
+    summaries = run_local(args.path, args.id, args.all, args.results, args.device, args.threads, args.set)
+    return 0 if all(s["status"] in ("completed", "diverged") for s in summaries) else 1
 
 
 def _cmd_report(args) -> int:
@@ -187,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
     run.add_argument("--force", action="store_true",
                      help="write into a results directory that holds another suite's trials or other files")
+    tri = sub.add_parser("trial", help="run trials in this process, without Ray: trial directories, or a suite with "
+                                       "--id ID / --all")
+    tri.add_argument("path", nargs="+", help="trial directories (their config.json), or one suite YAML file")
+    tri.add_argument("--id", action="append", default=[], help="trial id or unique prefix (with a suite; repeatable: "
+                                                               "several ids train as one pack when they can)")
+    tri.add_argument("--all", action="store_true", help="every unfinished trial of the suite, in packs of "
+                                                        "resources.pack")
+    tri.add_argument("--results", help="results directory (default: results/<suite name>)")
+    tri.add_argument("--device", help="cpu or cuda (default: cuda when resources.gpu > 0 and CUDA is available)")
+    tri.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: resources.cpu)")
+    tri.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a hyperparameter or a field of the suite; repeatable")
     val = sub.add_parser("validate", help="check a suite and print its trials without running them")
     val.add_argument("suite")
     for sp in (run, val):
@@ -216,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list,
+COMMANDS = {"stats": _cmd_stats, "run": _cmd_run, "trial": _cmd_trial, "validate": _cmd_validate, "report": _cmd_report, "list": _cmd_list,
             "show": _cmd_show}
 
 

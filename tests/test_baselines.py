@@ -73,7 +73,7 @@ def test_toy_record_schema_and_summaries(toys):
         {"dataset": "grid25", "dataset_options": {}, "split": "analytic modes", "extractor": "none", "n_real": 0,
          "n_fake": N}
     assert "bounding box" in rec["noise_kind"] and rec["real_kind"].startswith("train-split points")
-    assert set(rec["metrics"]) == {"modes", "hq", "reverse_kl"}
+    assert set(rec["metrics"]) == {"modes", "hq", "reverse_kl", "mode_tv"}
     for name, m in rec["metrics"].items():
         assert m["direction"] == OUTPUT_DIRECTIONS[name]
         assert set(m["noise"]) == {"values", "mean", "std", "best", "worst"} and set(m["real"]) >= {"values", "mean",
@@ -214,3 +214,12 @@ def test_stats_prints_baselines(capsys):
     assert main(["stats", "digits", "--draws", "1"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "--draws: must be at least 2" in captured.err
+
+
+def test_mode_tv_separates_noise_from_real(toys):
+    """The toys' primary metric: uniform noise near 1, real data near 0, and noise is never 'learned'."""
+    for name in ("grid25", "ring8"):
+        (rec,) = toys[name]
+        m = rec["metrics"]["mode_tv"]
+        assert m["noise"]["best"] > 0.9 and m["real"]["mean"] < 0.1
+        assert not is_learned(m["noise"]["best"], m) and is_learned(m["real"]["mean"], m)
