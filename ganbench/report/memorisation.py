@@ -85,8 +85,9 @@ def support_table(best: dict, results: Path) -> pd.DataFrame:
                         f"{label}: CI high": np.nan if lower else hi,
                         f"{label}: lower bound": "yes" if lower else "no",
                         f"{label}: duplicate pairs": _num(row, f"best_support{who}_dup_pairs")})
-        out.update({"batch size": prov.get("batch_size", np.nan), "batches": prov.get("batches", np.nan),
-                    "threshold (pixels)": prov.get("threshold", np.nan)})
+        batches = [f"{prov.get(f'batches{w}')} x {prov.get(f'batch_size{w}')}" for w in ("", "_real")
+                   if prov.get(f"batches{w}") is not None]
+        out.update({"batches (samples; real)": "; ".join(batches), "threshold (pixels)": prov.get("threshold", np.nan)})
         rows.append(out)
     return pd.DataFrame(rows)
 

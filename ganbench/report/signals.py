@@ -18,7 +18,9 @@ signed-rank test of the trials' rho against 0 (``scipy.stats.wilcoxon``).
 The rule (``verdict``): a signal **tracks** quality in a variant when the median rho >= ``TRACKS`` (0.5) and at least
 ``CONSISTENT`` (80%) of its trials have rho > 0, from at least ``MIN_TRIALS`` trials with ``MIN_POINTS`` evaluation
 points each; **inverted** with the signs turned; otherwise **weak** (|median| < 0.5) or **inconsistent** (signs
-disagree). A tracking signal is usable as a stopping criterion; any other is not.
+disagree). A tracking signal is usable as a stopping criterion; any other is not. "The WGAN loss is a stopping
+criterion" holds for a variant when the critic's estimate tracks (it must fall as quality improves); "the NS loss is
+meaningless as one" holds when neither the D nor the G loss tracks or is inverted (an inverted loss still tells).
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ MIN_POINTS = 3  # evaluation points a trial needs for a correlation
 MIN_TRIALS = 2  # trials a variant needs for a verdict
 TRACKS = 0.5
 CONSISTENT = 0.8
+INFORMATIVE = ("tracks", "inverted")  # |median rho| >= TRACKS with a consistent sign
 WGAN_LOSSES = ("wgan",)
 NS_LOSSES = ("ns",)
 
@@ -161,13 +164,20 @@ def sentences(table: pd.DataFrame, losses: dict, metric: str) -> list[str]:
         elif loss in NS_LOSSES:
             judged = [s for s in ("d_loss", "g_loss") if s in g.index and g.loc[s, "verdict"] != "too few trials"]
             if judged:
-                tracking = [SIGNALS[s][1] for s in judged if g.loc[s, "verdict"] == "tracks"]
-                if tracking:
-                    text += (f" \"The NS loss is meaningless as a stopping criterion\" **does not hold** here: the "
-                             f"{' and the '.join(tracking)} track{'s' if len(tracking) == 1 else ''} {metric}.")
+                informative = [s for s in judged if g.loc[s, "verdict"] in INFORMATIVE]
+                if informative:
+                    how = []
+                    for which, one, several in (("tracks", "tracks", "track"),
+                                                ("inverted", "moves consistently against", "move consistently against")):
+                        named = [f"the {SIGNALS[s][1]}" for s in informative if g.loc[s, "verdict"] == which]
+                        if named:
+                            how.append(f"{' and '.join(named)} {one if len(named) == 1 else several} {metric}")
+                    text += (" \"The NS loss is meaningless as a stopping criterion\" **does not hold** here: "
+                             + "; ".join(how) + ".")
                 else:
                     text += (" \"The NS loss is meaningless as a stopping criterion\" **holds** here: neither "
-                             + " nor ".join(f"the {SIGNALS[s][1]}" for s in judged) + f" tracks {metric}.")
+                             + " nor ".join(f"the {SIGNALS[s][1]}" for s in judged) + f" moves consistently with "
+                             f"{metric}.")
         out.append(text)
     return out
 
@@ -302,7 +312,8 @@ def section(doc, group, history: pd.DataFrame, names: pd.Series, colors: dict, o
              f"as a stopping criterion) when its median rho is at least {TRACKS} and at least {CONSISTENT:.0%} of "
              f"the trials have rho > 0 (at least {MIN_TRIALS} trials of at least {MIN_POINTS} evaluation points); "
              f"*weak*: |median| < {TRACKS}; *inconsistent*: the trials disagree in sign; *inverted*: it tracks "
-             f"with the sign turned.")
+             f"with the sign turned. \"The WGAN loss is a stopping criterion\" holds where the critic's estimate "
+             f"tracks; \"the NS loss is meaningless as one\" holds where neither NS loss tracks nor is inverted.")
     doc.table(table, f"{slug}-signals", f"Spearman rho between training signals and {metric}, per variant")
     doc.bullets(sentences(table, losses, metric))
     points = int(corr.points.median())
