@@ -205,3 +205,21 @@ def test_memorisation_and_support_sections(tmp_path):
     every = _table(out, "metrics")
     assert "precision (higher better)" in every.columns
     assert not any(c.startswith(memo.OWN_PREFIXES) for c in every.columns)  # they have their own tables
+
+
+def test_limits_in_words():
+    from ganbench.report.limits import GroupFacts, bullets
+
+    pairs = pd.DataFrame({"level": ["best configuration over seeds"] * 2 + ["whole search"], "A": ["a", "a", "a"],
+                          "B": ["b", "c", "b"], "p (Holm)": [0.01, 0.4, 0.001], "smallest p": [0.002, 0.002, 0.01]})
+    f = GroupFacts("grid25 (mode_tv, g_steps=500)", "g_steps", 500, {"a": 6, "b": 6, "c": 5}, {"a": 4, "b": 4, "c": 4},
+                   pairs, 8.0)
+    text = bullets([f], partial=True)
+    assert text[0].startswith("**The results are partial**")
+    assert text[1] == ("**grid25 (mode_tv, g_steps=500)**: 5 to 6 seed(s) behind each variant's best configuration "
+                       "(a 6, b 6, c 5); 4 search configuration(s) per variant; 8 evaluation points per trial "
+                       "(median).")
+    assert text[2] == ("Of 2 pairwise comparison(s) of best configurations, 1 is distinguishable from seed noise "
+                       "(Holm-adjusted p < 0.05): a vs b.")  # the whole-search level is not counted here
+    assert text[3].startswith("Budget in generator steps: a variant with n_disc > 1")
+    assert "a search of a few configurations finds a variant's good region only by luck" in text[4]
