@@ -8,21 +8,86 @@ from pathlib import Path
 from ganbench.registry import GanbenchError, unknown_name
 
 
+STATE_MARKS = {"finished": "done", "failed": "rerun", "interrupted": "resume", "new": "run"}
+
+
 def _cmd_validate(args) -> int:
     from ganbench.config import load_suite
     from ganbench.expand import MAX_TRIALS, expand
     from ganbench.runner import preflight
+    from ganbench.sinks import check_sinks
 
     suite = load_suite(args.suite, args.set)
     trials = expand(suite, max_trials=args.max_trials or MAX_TRIALS)
     preflight(trials)
+    check_sinks(suite.logging, args.suite)
+    states = {}
+    if args.results:
+        from ganbench.results import trial_state
+
+        if Path(args.results).exists() and not Path(args.results).is_dir():
+            raise GanbenchError(f"--results {args.results}: is a file; give a results directory")
+
+        states = {t.id: trial_state(Path(args.results), t.id) for t in trials}
     for t in trials:
-        print(t.describe())
+        print(f"{STATE_MARKS[states[t.id]]:<7}{t.describe()}" if states else t.describe())
     configs = len(trials) // len(suite.seeds)
     print(f"{args.suite}: valid; {len(trials)} trials = {configs} configurations ({len(suite.datasets)} datasets x "
           f"{len(suite.gans)} GANs x {len(suite.architectures)} architectures x search points) x "
           f"{len(suite.seeds)} seeds; budget {suite.budget.unit}={suite.budget.steps}")
+    if args.results:
+        counts = {m: sum(1 for v in states.values() if STATE_MARKS[v] == m) for m in STATE_MARKS.values()}
+        print(f"in {args.results}: {counts['done']} finished (done), {counts['resume']} to resume from their files "
+              f"(resume), {counts['rerun']} failed before and run again (rerun), {counts['run']} new (run)")
+        warning = unused_warning(Path(args.results), suite.name, trials)
+        if warning:
+            print(f"ganbench: warning: {warning}", file=sys.stderr)
     return 0
+
+
+IDENTITY = ("dataset", "gan", "architecture", "seed", "sample")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "dataset_options":
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def unused_warning(results: Path, suite_name: str, trials: list) -> str | None:
+    """When finished trials of this suite in ``results`` are not among ``trials`` (the suite was edited), say how
+    many and what changed: the fields that differ from the suite's trial of the same dataset, GAN entry,
+    architecture, seed and search sample, or that no such trial exists any more."""
+    from ganbench.results import suite_trials, trial_state
+
+    ids = {t.id for t in trials}
+    unused = {tid: cfg for tid, cfg in suite_trials(results, suite_name).items()
+              if tid not in ids and trial_state(results, tid) == "finished"}
+    if not unused:
+        return None
+    now = {tuple(t.to_dict()[k] for k in IDENTITY): _flat(t.to_dict()) for t in trials}
+    changes: dict[str, int] = {}
+    for cfg in unused.values():
+        key = tuple(cfg.get(k) for k in IDENTITY)
+        if key not in now:
+            gone = ", ".join(f"{k} {v!r}" for k, v in zip(IDENTITY, key))
+            change = f"no trial with {gone} any more"
+        else:
+            old, new = _flat(cfg), now[key]
+            diff = sorted(k for k in set(old) | set(new) if k not in ("suite", "searched", "trial_id")
+                          and old.get(k) != new.get(k))
+            change = "; ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in diff) or "identity changed"
+        changes[change] = changes.get(change, 0) + 1
+    what = "; ".join(f"{c} ({n} trial{'s' if n != 1 else ''})" for c, n in sorted(changes.items(), key=lambda x: -x[1]))
+    n = len(unused)
+    return (f"{n} finished trial{'s' if n != 1 else ''} of suite {suite_name!r} in {results} "
+            f"{'are' if n != 1 else 'is'} not in the suite any more, so a run leaves "
+            f"{'them' if n != 1 else 'it'} unused: {what}. They stay in the directory and in its report (in their "
+            f"own tables where the protocol differs); use another --results to keep the two apart.")
 
 
 def _cmd_run(args) -> int:
@@ -206,8 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     tri.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: resources.cpu)")
     tri.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a hyperparameter or a field of the suite; repeatable")
-    val = sub.add_parser("validate", help="check a suite and print its trials without running them")
+    val = sub.add_parser("validate", help="check a suite and print its trials without running them; with --results, "
+                                          "mark which are finished there and which would run")
     val.add_argument("suite")
+    val.add_argument("--results", help="a results directory: mark each trial done/resume/rerun/run there, and warn "
+                                       "about finished trials of this suite that it no longer expands to")
     for sp in (run, val):
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (lr=1e-4) or a field (budget.d_steps=200); repeatable")

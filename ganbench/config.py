@@ -176,6 +176,18 @@ class ResourcesSpec(Strict):
     compile: bool = False  # torch.compile the networks of single trials
 
 
+class LoggingSpec(Strict):
+    """Where each trial's evaluation points are also sent (optional extras, never required; not part of a trial's
+    identity). TensorBoard: scalars and sample images under ``trials/<id>/tensorboard/``; MLflow: one run per trial
+    in the experiment named after the suite (``mlflow_tracking_uri``, else $MLFLOW_TRACKING_URI, else a file store
+    ``<results>/mlruns``). See ganbench/sinks.py."""
+
+    tensorboard: bool = False
+    mlflow: bool = False
+    mlflow_tracking_uri: Optional[str] = None
+    images: bool = True  # sample grids (images) or scatter figures (2D toys) at every evaluation point
+
+
 def _listify(value):
     """Entries may be bare names: ``[ns, wgan-gp]`` means ``[{name: ns}, {name: wgan-gp}]``."""
     if isinstance(value, list):
@@ -195,6 +207,7 @@ class Suite(Strict):
     budget: BudgetSpec
     eval: EvalSpec = EvalSpec()
     resources: ResourcesSpec = ResourcesSpec()
+    logging: LoggingSpec = LoggingSpec()
     data_dir: Optional[str] = None
 
     @field_validator("datasets", "gans", "architectures", mode="before")

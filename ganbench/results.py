@@ -78,6 +78,33 @@ def finished_ids(results: Path) -> set[str]:
     return done
 
 
+def trial_state(results: Path, trial_id: str) -> str:
+    """What a run would do with a trial, from its files: ``finished`` (completed or diverged: skipped), ``failed``
+    (run again), ``interrupted`` (started, no final summary: resumes from its checkpoint.pt where it has one, else
+    starts over) or ``new``."""
+    d = trial_dir(results, trial_id)
+    summary, _ = read_json_object(d / "summary.json")
+    config, _ = read_json_object(d / "config.json")
+    if summary and summary.get("status") in TERMINAL and config is not None:
+        return "finished"
+    if summary and summary.get("status") == "failed":
+        return "failed"
+    if (d / "checkpoint.pt").is_file() or (d / "metrics.jsonl").is_file():
+        return "interrupted"
+    return "new"
+
+
+def suite_trials(results: Path, suite_name: str) -> dict[str, dict]:
+    """Trial id -> config of every trial directory in ``results`` whose config names this suite."""
+    out = {}
+    root = Path(results) / "trials"
+    for cfg in sorted(root.glob("*/config.json")) if root.is_dir() else []:
+        config = read_json_object(cfg)[0]
+        if config is not None and config.get("suite") == suite_name:
+            out[cfg.parent.name] = config
+    return out
+
+
 def read_checkpoint(path: Path) -> tuple[Optional[dict], Optional[str]]:
     """(the checkpoint's contents, None) loaded with ``weights_only=True``; (None, why it cannot be used) for a
     truncated, torn or foreign file, which means "start this trial over", never a crash; (None, None) if absent."""

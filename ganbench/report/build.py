@@ -12,7 +12,8 @@ import pandas as pd
 
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
-from ganbench.report import diagnostics, figures, stats, tables
+from ganbench.report import diagnostics, figures, limits, signals, stats, tables
+from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.results import atomic_write_text, load_results, trial_dir
 
@@ -71,6 +72,7 @@ def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
 def _other_metrics(group: tables.Group, names: pd.Series) -> pd.DataFrame:
     frame = group.frame
     cols = [c for c in frame.columns if c.startswith("best_") and c not in (f"best_{group.metric}", "best_d_steps")
+            and not c.removeprefix("best_").startswith(memo.OWN_PREFIXES)
             and frame[c].notna().any() and pd.api.types.is_numeric_dtype(frame[c])]
     if not cols:
         return pd.DataFrame()
@@ -106,7 +108,7 @@ def _seed_spread(scored: pd.DataFrame, col: str, names: pd.Series) -> pd.DataFra
 
 
 def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, colors: dict, results: Path,
-                   out: Path, idx: int) -> tuple[pd.DataFrame, tuple | None]:
+                   out: Path, idx: int) -> tuple[pd.DataFrame, tuple | None, limits.GroupFacts]:
     frame, metric, direction = group.frame, group.metric, group.direction
     word = {"max": "higher is better", "min": "lower is better"}.get(direction, "direction unknown")
     prov, protocol = tables.protocol_text(group)
@@ -153,7 +155,10 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
         doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
     _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold)
-    _samples(doc, group, names, not_learned, results, out)
+    best = memo.best_learned(frame, f"best_{metric}", direction, names, not_learned)
+    _samples(doc, group, best, results, out)
+    memo.section(doc, best, frame, names, metric, results, out, slug, _slug)
+    signals.section(doc, group, history, names, colors, out, slug)
     p = group.protocol
     summary = table.assign(dataset=group.dataset, metric=metric, direction=direction, **{
         k: p.get(k) for k in ("dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
@@ -161,7 +166,7 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         **{k: p.get(f"{metric}_{k}") for k in tables.METRIC_KEYS})
     runs = tables.aggregate_runs(group, best_runs)
     task = (f"{group.dataset} ({metric})", entry, runs) if entry and runs else None
-    return summary, task
+    return summary, task, limits.facts(group, table, pairs, history)
 
 
 def _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold) -> None:
@@ -210,15 +215,10 @@ def _group_figures(doc, group, history, colors, out, slug, names, not_learned, e
                    "D accuracy on real and fake batches, G gradient norm and sample diversity against D steps.")
 
 
-def _samples(doc, group, names, not_learned, results, out) -> None:
+def _samples(doc, group, best_trials: dict, results, out) -> None:
     col = f"best_{group.metric}"
-    if col not in group.frame:
-        return
-    frame = group.frame.assign(name=names)
-    frame = frame[frame[col].notna() & ~not_learned]
     shown = []
-    for name, g in sorted(frame.groupby("name")):
-        best = g.sort_values(col, ascending=group.direction != "max").iloc[0]
+    for name, best in best_trials.items():
         src = trial_dir(results, best.trial_id) / "samples.png"
         if src.is_file():
             dest = f"samples/{_slug(best.dataset, name, best.trial_id)}.png"
@@ -247,14 +247,16 @@ def build_report(results: Path, out: Path | None = None) -> Report:
         doc.para("No `baselines.json` in the results directory: scores are shown without their noise and real-data "
                  "baselines, and no trial can be marked *not learned*.")
     colors = figures.palette(tables.variant_names(trials))
-    summaries, tasks = [], []
+    summaries, tasks, facts = [], [], []
     for i, group in enumerate(tables.protocol_groups(trials)):
         group.baseline = bl.match_baseline(records, group.match_fields()) if records else None
-        summary, task = _group_section(doc, group, history, colors, results, out, i)
+        summary, task, fact = _group_section(doc, group, history, colors, results, out, i)
         summaries.append(summary)
+        facts.append(fact)
         if task:
             tasks.append(task)
     _aggregate_section(doc, tasks, colors, out)
+    limits.section(doc, facts, partial)
     _environment_section(doc, results)
     doc.heading("How these numbers were made")
     doc.para("Every trial trained one GAN variant under the budget above and was scored at its evaluation points; "
