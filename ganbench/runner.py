@@ -95,7 +95,7 @@ def run_options(suite: Suite):
 
     r = suite.resources
     return RunOptions(checkpoint_every_d_steps=r.checkpoint_every_d_steps, amp=r.amp, channels_last=r.channels_last,
-                      compile=r.compile)
+                      compile=r.compile, logging=suite.logging.model_dump())
 
 
 def _trainable(config: dict) -> None:
@@ -153,8 +153,11 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
 
     results = Path(results).resolve()
     data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+    from ganbench.sinks import check_sinks
+
     trials = expand(suite, max_trials=max_trials or MAX_TRIALS)
     preflight(trials)
+    check_sinks(suite.logging, str(suite_path or suite.name))
     done = finished_ids(results)
     todo = [t for t in trials if t.id not in done]
     log(f"suite {suite.name}: {len(trials)} trials, {len(trials) - len(todo)} already finished in {results}, "

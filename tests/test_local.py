@@ -48,3 +48,17 @@ def test_trial_command_errors_are_one_line(tmp_path, capsys, argv, message):
     assert main(["trial", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_trainer_writes_tensorboard_events_when_the_suite_asks(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    suite = tmp_path / "tb.yaml"
+    suite.write_text(SUITE.replace("resources: {pack: 2}", "logging: {tensorboard: true}"))
+    assert main(["trial", str(suite), "--all", "--results", str(tmp_path / "res")]) == 0
+    for tb in sorted((tmp_path / "res" / "trials").glob("*/tensorboard")):
+        acc = EventAccumulator(str(tb))
+        acc.Reload()
+        tags = acc.Tags()
+        assert any("mode_tv" in t for t in tags["scalars"]) and tags["images"]

@@ -34,6 +34,7 @@ from ganbench.datasets import load_split
 from ganbench.plan import Trial
 from ganbench.results import atomic_write_json
 from ganbench.nearest import save_nearest_neighbours
+from ganbench.sinks import open_sinks
 from ganbench.samples import save_samples
 from ganbench.training.members import Members, load_optimizer_member_state, optimizer_member_state, \
     zero_optimizer_member
@@ -54,6 +55,7 @@ class RunOptions:
     amp: Optional[str] = None  # "bf16": autocast on CUDA (ignored on CPU)
     channels_last: bool = False  # convolutional networks in channels-last layout on CUDA (single trials)
     compile: bool = False  # torch.compile the networks of a single trial
+    logging: Optional[dict] = None  # TensorBoard / MLflow sinks (ganbench.sinks), as the suite's ``logging``
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Counters:
     flops_per_g: Optional[float] = None
     prior_wall: float = 0.0  # seconds of earlier runs (resumed trials)
     prior_train: float = 0.0
+    prior_train_cpu: float = 0.0
     resumed_from: Optional[int] = None
 
     @property
@@ -132,6 +135,7 @@ class _Run:
         self.c = Counters()
         self.diag = Diagnostics()
         self.eval_seconds = 0.0
+        self.eval_cpu = 0.0
         self.notes: list[str] = []
         self._apply_options()
         if not self._resume():
@@ -167,13 +171,24 @@ class _Run:
 
     # ---- the loop
     def run(self) -> list[dict]:
-        pack, c, hp = self.pack, self.c, self.pack.hp
-        trial0 = pack.trials[0]
+        pack, c = self.pack, self.c
         pack.G.train()
         pack.D.train()
         if c.flops_per_d is None:
             c.flops_per_d, c.flops_per_g = step_flops(pack)
+        self.sinks = [open_sinks(m.trial, m.out_dir, self.options.logging, resume_step=c.resumed_from)
+                      for m in self.members]
+        try:
+            return self._loop()
+        finally:
+            for sink in self.sinks:
+                sink.close()
+
+    def _loop(self) -> list[dict]:
+        pack, c, hp = self.pack, self.c, self.pack.hp
+        trial0 = pack.trials[0]
         run_train_start = time.perf_counter()
+        self.cpu_start = time.process_time()
         while not self._done(run_train_start):
             noise = 0.0
             if hp.instance_noise:
@@ -202,6 +217,7 @@ class _Run:
                 self._checkpoint(run_train_start)
         self._check_divergence()
         train_seconds = self._train_seconds(run_train_start)
+        self.train_cpu = c.prior_train_cpu + time.process_time() - self.cpu_start - self.eval_cpu
         if self._running():
             self._evaluate_point(run_train_start)
             for m in self.members:
@@ -257,7 +273,7 @@ class _Run:
 
     # ---- evaluation points (validation split)
     def _evaluate_point(self, run_train_start: float) -> None:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         pack, c = self.pack, self.c
         running = self._running()
         means = self.diag.pop()
@@ -282,16 +298,20 @@ class _Run:
                 f.write(json.dumps(record) + "\n")
             m.last_metrics = values
             m.best.offer(values.get(e.primary), lambda: pack.G.member_state(k), c.d_steps)
+            self.sinks[k].log_eval(c.d_steps, record, fakes[k], pack.info)
             self.on_event("eval", k, {k2: v for k2, v in record.items() if k2 != "provenance"})
         self.eval_seconds += time.perf_counter() - t0
+        self.eval_cpu += time.process_time() - cpu0
 
     # ---- checkpoints
     def _checkpoint(self, run_train_start: float) -> None:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         self._train_now = self._train_seconds(run_train_start)
+        self._train_cpu_now = self.c.prior_train_cpu + cpu0 - self.cpu_start - self.eval_cpu
         for k in self._running():
             self._write_checkpoint(k)
         self.eval_seconds += time.perf_counter() - t0
+        self.eval_cpu += time.process_time() - cpu0
         self.on_event("checkpoint", -1, {"d_steps": self.c.d_steps})
 
     def _write_checkpoint(self, k: int, final: bool = False) -> None:
@@ -305,7 +325,8 @@ class _Run:
             "counters": {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
                          "flops_per_d": c.flops_per_d, "flops_per_g": c.flops_per_g,
                          "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
-                         "train_seconds": getattr(self, "_train_now", 0.0)},
+                         "train_seconds": getattr(self, "_train_now", 0.0),
+                         "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)},
             "best": m.best.to_dict(), "last_metrics": m.last_metrics, "diagnostics": self.diag.member_state(k),
             "history_bytes": m.history.stat().st_size if m.history.is_file() else 0,
             "pack": [t.id for t in pack.trials],
@@ -342,6 +363,7 @@ class _Run:
         c.d_steps, c.g_steps, c.images_seen = cc["d_steps"], cc["g_steps"], cc["images_seen"]
         c.flops_per_d, c.flops_per_g = cc["flops_per_d"], cc["flops_per_g"]
         c.prior_wall, c.prior_train, c.resumed_from = cc["wall_seconds"], cc["train_seconds"], cc["d_steps"]
+        c.prior_train_cpu = cc.get("train_cpu_seconds", 0.0)
         return True
 
     # ---- the end: held-out scores on test, files
@@ -386,7 +408,8 @@ class _Run:
                 "g_steps": c.g_steps, "images_seen": c.images_seen, "flops": c.flops,
                 "flops_per_d_step": c.flops_per_d, "flops_per_g_step": c.flops_per_g,
                 "wall_seconds": round(c.prior_wall + time.perf_counter() - self.t_start, 3),
-                "train_seconds": round(train_seconds, 3), "device": str(self.dev),
+                "train_seconds": round(train_seconds, 3), "train_cpu_seconds": round(self.train_cpu, 3),
+                "device": str(self.dev),
                 "num_threads": torch.get_num_threads(), "pack_size": pack.k,
                 "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
                 "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
