@@ -19,15 +19,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.registry import GanbenchError, Registry
-from ganbench.results import atomic_write_bytes
+from ganbench.paths import atomic_write_bytes, cache_dir  # noqa: F401  (cache_dir: re-export)
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
-
-
-def cache_dir() -> Path:
-    """Where extractors and reference statistics are cached: $GANBENCH_CACHE or ~/.cache/ganbench."""
-    return Path(os.environ.get("GANBENCH_CACHE", Path.home() / ".cache" / "ganbench"))
 
 
 def state_dict_sha(state: dict) -> str:

@@ -13,32 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
+from ganbench.paths import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401  (re-export)
 from ganbench.registry import GanbenchError
 
 TERMINAL = ("completed", "diverged")  # a trial in one of these states is not run again
 OWN_ENTRIES = ("trials", "trials.csv", "_ray", "report")  # what ganbench writes at the top of a results directory
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def trial_dir(results: Path, trial_id: str) -> Path:

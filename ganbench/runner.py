@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from ganbench.config import Suite
 from ganbench.expand import Trial, expand
-from ganbench.extractors import cache_dir
+from ganbench.paths import cache_dir
 from ganbench.registry import GanbenchError
 from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_summary, record_failure, trial_dir, \
     write_trial_config, write_trials_csv

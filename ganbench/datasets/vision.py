@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import threading
 import urllib.parse
 import urllib.request
@@ -34,17 +33,12 @@ import numpy as np
 import torch
 
 from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
+from ganbench.paths import atomic_open, cache_dir, data_root  # noqa: F401  (data_root: re-export)
 from ganbench.registry import GanbenchError
 
 DOWNLOAD_TIMEOUT_S = 10.0  # socket timeout while downloading: a stalled connection fails instead of hanging
 RESOLVE_TIMEOUT_S = 3.0  # a host name that does not resolve within this is taken as "no network"
 SPLIT_SEED = 0
-
-
-def data_root(data_dir=None) -> Path:
-    """``data_dir``, else ``$GANBENCH_DATA``, else ``~/.cache/ganbench/data``."""
-    chosen = data_dir or os.environ.get("GANBENCH_DATA") or Path.home() / ".cache" / "ganbench" / "data"
-    return Path(chosen).expanduser()
 
 
 def _one_line(err: BaseException) -> str:
@@ -193,8 +187,6 @@ class CelebA(Dataset):
                    ["https://drive.google.com/"], folder, files, download)
         names = list(ds.filename)[:n]
         key = hashlib.sha256(f"{folder.resolve()}|{split}|{len(names)}".encode()).hexdigest()[:16]
-        from ganbench.extractors import cache_dir
-
         cached = cache_dir() / "data" / f"celeba64-{split}-{len(names)}-{key}.npy"
         if not cached.exists():
             _save_atomic(cached, decode_images([folder / "img_align_celeba" / f for f in names], 64, 3, crop=160))
@@ -202,15 +194,8 @@ class CelebA(Dataset):
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.save(f, array)
 
 
 def decode_images(paths: list[Path], size: int, channels: int, crop: Optional[int] = None) -> np.ndarray:

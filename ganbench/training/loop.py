@@ -31,6 +31,7 @@ from typing import Callable, Optional
 import torch
 
 from ganbench.datasets import load_split
+from ganbench.paths import using_cache
 from ganbench.plan import Trial
 from ganbench.results import atomic_write_json
 from ganbench.nearest import save_nearest_neighbours
@@ -108,16 +109,19 @@ def budget_used(trial: Trial, c: Counters, train_seconds: float) -> float:
 
 
 def run_trial(trial: Trial, out_dir: Path, on_event: Optional[EventFn] = None, device: str = "cpu", data_dir=None,
-              num_threads: int = 1, meta: Optional[dict] = None, options: RunOptions = RunOptions()) -> dict:
+              num_threads: int = 1, meta: Optional[dict] = None, options: RunOptions = RunOptions(),
+              cache_root=None) -> dict:
     """Train and score one trial; write its files into ``out_dir``; return its summary (also ``summary.json``)."""
-    return run_pack([trial], [out_dir], on_event, device, data_dir, num_threads, meta, options)[0]
+    return run_pack([trial], [out_dir], on_event, device, data_dir, num_threads, meta, options, cache_root)[0]
 
 
 def run_pack(trials: list[Trial], out_dirs: list[Path], on_event: Optional[EventFn] = None, device: str = "cpu",
              data_dir=None, num_threads: int = 1, meta: Optional[dict] = None,
-             options: RunOptions = RunOptions()) -> list[dict]:
-    """Train K trials as one pack (see ganbench.training.members) and write each trial's files into its directory."""
-    return _Run(trials, out_dirs, on_event, device, data_dir, num_threads, meta or {}, options).run()
+             options: RunOptions = RunOptions(), cache_root=None) -> list[dict]:
+    """Train K trials as one pack (see ganbench.training.members) and write each trial's files into its directory.
+    ``cache_root`` is where extractors and reference statistics are read (default: ganbench.paths.cache_dir())."""
+    with using_cache(cache_root):
+        return _Run(trials, out_dirs, on_event, device, data_dir, num_threads, meta or {}, options).run()
 
 
 class _Run:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ganbench.evaluation import OUTPUT_DIRECTIONS
-from ganbench.results import atomic_write_bytes
+from ganbench.paths import atomic_torch_save
 from ganbench.training.members import Members
 
 CHUNK = 500  # samples generated per forward at scoring time
@@ -96,8 +96,4 @@ class BestTracker:
 
 def save_torch(obj, path) -> None:
     """torch.save through an atomic write: readers never see half a file."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_torch_save(obj, path)
