@@ -5,6 +5,7 @@ Duplicate names are errors; an unknown name answers with the allowed names and a
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from typing import Callable, Generic, Iterable, Iterator, Mapping, Optional, TypeVar
@@ -101,6 +102,16 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         return unknown_name(self.kind, name, self.names(), FAMILIAR_NAMES.get(self.kind))
+
+    @contextlib.contextmanager
+    def temporarily(self, name: str, obj: T, help: str = ""):
+        """Register ``obj`` as ``name`` inside the block only (tests' plug-ins): removed again on the way out."""
+        self.add(name, obj, help=help)
+        try:
+            yield obj
+        finally:
+            self._items.pop(name, None)
+            self._help.pop(name, None)
 
     def help(self, name: str) -> str:
         return self._help.get(name, "")

@@ -25,8 +25,11 @@ class Blobs32(Dataset):
         return DataSplit(x.clamp(-1, 1), y)
 
 
-if "blobs32" not in DATASETS:
-    DATASETS.add("blobs32", Blobs32(), help="test-only 3x32x32 blobs")
+@pytest.fixture(autouse=True)
+def blobs32():
+    """The test-only dataset, registered for each test of this module and removed after it."""
+    with DATASETS.temporarily("blobs32", Blobs32(), help="test-only 3x32x32 blobs"):
+        yield
 
 
 def _trial(tmp_path, gan, arch, dataset, steps, extra="", budget="d_steps"):
