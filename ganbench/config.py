@@ -156,6 +156,9 @@ class EvalSpec(Strict):
     metrics: Optional[list[str]] = None  # default: the dataset's
     extractor: Optional[str] = None  # default: the dataset's
     primary: Optional[str] = None  # metric that picks the best checkpoint; default: the dataset's
+    # exploration only: stop a trial once this many evaluations in a row bring no better validation score. Off in
+    # comparison suites: it changes the compute each variant gets (the report compares the compute actually used)
+    patience: Optional[int] = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_every(self):

@@ -160,4 +160,5 @@ def _resolve_eval(suite: Suite, info, ds_extractor=None) -> EvalSettings:
     outputs = {o for m in metrics for o in METRICS.get(m).outputs}
     primary = e.primary if e.primary in outputs else info.primary
     return EvalSettings(every_d_steps=e.every_d_steps, every_g_steps=e.every_g_steps, n_samples=e.n_samples,
-                        n_real=e.n_real, metrics=tuple(metrics), extractor=extractor, primary=primary)
+                        n_real=e.n_real, metrics=tuple(metrics), extractor=extractor, primary=primary,
+                        patience=e.patience)

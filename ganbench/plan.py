@@ -37,6 +37,7 @@ class EvalSettings:
     metrics: tuple[str, ...]
     extractor: Optional[str]
     primary: str
+    patience: Optional[int] = None  # stop after this many evaluations without improvement (exploration suites)
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalSettings":
@@ -72,6 +73,8 @@ class Trial:
         d.pop("suite")
         d.pop("searched")
         d["hparams"] = {k: v for k, v in d["hparams"].items() if not (k in LATER_HPARAMS and v == LATER_HPARAMS[k])}
+        if d["eval"].get("patience") is None:  # added later: absent from the ids of trials without it
+            d["eval"].pop("patience", None)
         return d
 
     @property

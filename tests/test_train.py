@@ -9,10 +9,11 @@ from ganbench.expand import expand
 from ganbench.training import run_trial
 
 
-def make_trials(tmp_path, gans="[ns]", budget="{d_steps: 20}", extra="", datasets="[ring8]"):
+def make_trials(tmp_path, gans="[ns]", budget="{d_steps: 20}", extra="", datasets="[ring8]",
+                eval_="{every_d_steps: 10, n_samples: 200}"):
     p = tmp_path / "s.yaml"
     p.write_text(f"name: s\ndatasets: {datasets}\ngans: {gans}\narchitectures: [mlp]\nbudget: {budget}\n"
-                 f"eval: {{every_d_steps: 10, n_samples: 200}}\n{extra}")
+                 f"eval: {eval_}\n{extra}")
     return expand(load_suite(p))
 
 
@@ -144,3 +145,23 @@ def test_conditional_generator_follows_its_labels(tmp_path, arch, conditioning, 
     _, logits = get_extractor("classifier", "digits").features_and_logits(x)
     accuracy = (torch.from_numpy(logits).argmax(1) == y).float().mean().item()
     assert accuracy > 0.5, accuracy
+
+
+def test_patience_stops_a_trial_that_no_longer_improves(tmp_path):
+    """eval.patience (exploration suites): a generator that cannot move (lr 1e-12) never beats its first score,
+    so with patience 2 it stops at the third evaluation, alone or inside a pack, with the same final scores."""
+    from ganbench.training import run_pack
+
+    trials = make_trials(tmp_path, budget="{d_steps: 100}", extra="hparams: {lr: [1.0e-12, 2.0e-4]}\n",
+                         eval_="{every_d_steps: 10, n_samples: 200, patience: 2}")
+    frozen = next(t for t in trials if t.hparams["lr"] < 1e-6)
+    alone = run_trial(frozen, tmp_path / "alone")
+    assert alone["status"] == "completed" and alone["stopped_early_at"] == 30 and alone["d_steps"] == 30
+    packed = run_pack(trials, [tmp_path / t.id for t in trials])
+    mine = packed[trials.index(frozen)]
+    assert mine["stopped_early_at"] == 30 and mine["final_mode_tv"] == pytest.approx(alone["final_mode_tv"])
+    other = packed[1 - trials.index(frozen)]
+    assert other["status"] == "completed" and other["d_steps"] >= 30
+    # patience is part of the trial's identity only when set
+    assert "patience" in trials[0].identity()["eval"]
+    assert "patience" not in make_trials(tmp_path)[0].identity()["eval"]

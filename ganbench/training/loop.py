@@ -84,6 +84,10 @@ class Member:
     status: str = "running"  # running -> completed | diverged
     last_metrics: dict = field(default_factory=dict)
     diverged_at: Optional[int] = None
+    evals_since_best: int = 0
+    stopped_at: Optional[int] = None  # early stop (eval.patience): trained no further from this D step
+    final_state: Optional[dict] = None  # G at the early stop (a pack member keeps sharing the pack's forward passes)
+    used: Optional[dict] = None  # the budget used when it stopped (diverged or early), in every unit
 
     @property
     def history(self) -> Path:
@@ -217,6 +221,8 @@ class _Run:
                 break
             if eval_due:
                 self._evaluate_point(run_train_start)
+                if not self._running():  # every member stopped early
+                    break
             if c.d_steps % self.ckpt_every == 0:
                 self._checkpoint(run_train_start)
         self._check_divergence()
@@ -263,6 +269,7 @@ class _Run:
         pack, m = self.pack, self.members[k]
         m.status = "diverged"
         m.diverged_at = self.c.d_steps
+        m.used = self._used()
         self._write_checkpoint(k, final=True)  # the broken final state, as a record
         if pack.k > 1:  # the others go on: zero this member so that it no longer moves
             pack.G.zero_member(k)
@@ -301,11 +308,30 @@ class _Run:
             with m.history.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             m.last_metrics = values
-            m.best.offer(values.get(e.primary), lambda: pack.G.member_state(k), c.d_steps)
+            improved = m.best.offer(values.get(e.primary), lambda: pack.G.member_state(k), c.d_steps)
+            m.evals_since_best = 0 if improved else m.evals_since_best + 1
             self.sinks[k].log_eval(c.d_steps, record, fakes[k], pack.info)
             self.on_event("eval", k, {k2: v for k2, v in record.items() if k2 != "provenance"})
         self.eval_seconds += time.perf_counter() - t0
         self.eval_cpu += time.process_time() - cpu0
+        if e.patience:
+            for k in running:
+                if self.members[k].evals_since_best >= e.patience:
+                    self._stop_early(k)
+
+    def _used(self) -> dict:
+        c = self.c
+        return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen, "flops": c.flops}
+
+    def _stop_early(self, k: int) -> None:
+        """Patience ran out: member k trains no further; its generator at this point is its final one."""
+        pack, m = self.pack, self.members[k]
+        m.status, m.stopped_at, m.used = "completed", self.c.d_steps, self._used()
+        if pack.k > 1:
+            m.final_state = pack.G.member_state(k)
+            zero_optimizer_member(pack.opt_g, k)
+            zero_optimizer_member(pack.opt_d, k)
+            pack.active[k] = 0.0
 
     # ---- checkpoints
     def _checkpoint(self, run_train_start: float) -> None:
@@ -332,6 +358,7 @@ class _Run:
                          "train_seconds": getattr(self, "_train_now", 0.0),
                          "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)},
             "best": m.best.to_dict(), "last_metrics": m.last_metrics, "diagnostics": self.diag.member_state(k),
+            "evals_since_best": m.evals_since_best,
             "history_bytes": m.history.stat().st_size if m.history.is_file() else 0,
             "pack": [t.id for t in pack.trials],
         }
@@ -355,6 +382,7 @@ class _Run:
             pack.streams.load_member_state(k, ck["streams"])
             m.best.load(ck["best"])
             m.last_metrics = ck["last_metrics"]
+            m.evals_since_best = ck.get("evals_since_best", 0)
             with m.history.open("r+b") if m.history.is_file() else open(m.history, "wb") as f:
                 f.truncate(ck["history_bytes"])
         state = pack.loss.state_dict()
@@ -380,7 +408,13 @@ class _Run:
         if completed:
             fakes, _ = generate(pack.G, pack.hp, ncls, e.n_samples, "test", self.dev)
             for k in completed:
-                final_values[k] = pack.evaluator.evaluate(fakes[k], "test")
+                m = self.members[k]
+                if m.final_state is not None:  # stopped early inside a pack: its generator at the stop
+                    fakes_k = generate(Members([_loaded(pack.G, m.final_state)]), pack.hp, ncls, e.n_samples,
+                                       "test", self.dev)[0][0]
+                else:
+                    fakes_k = fakes[k]
+                final_values[k] = pack.evaluator.evaluate(fakes_k, "test")
         summaries = []
         for k, m in enumerate(self.members):
             summary_metrics, provenance = {}, {}
@@ -408,8 +442,7 @@ class _Run:
                 self._write_checkpoint(k, final=True)
             summary = {
                 "trial_id": m.trial.id, "status": m.status, "primary": e.primary, "best_d_steps": m.best.d_steps,
-                "d_steps": c.d_steps if m.diverged_at is None else m.diverged_at,
-                "g_steps": c.g_steps, "images_seen": c.images_seen, "flops": c.flops,
+                **(m.used or self._used()), "stopped_early_at": m.stopped_at,
                 "flops_per_d_step": c.flops_per_d, "flops_per_g_step": c.flops_per_g,
                 "wall_seconds": round(c.prior_wall + time.perf_counter() - self.t_start, 3),
                 "train_seconds": round(train_seconds, 3), "train_cpu_seconds": round(self.train_cpu, 3),
