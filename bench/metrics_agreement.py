@@ -5,9 +5,9 @@ the fake set is a distorted copy of the real distribution). Oracles: pytorch-fid
 precision/recall, IS) and prdc (precision/recall/density/coverage). Prints one row per comparison:
 metric, ours, oracle, absolute and relative difference, and the seconds each side took.
 
-    python benchmarks/metrics_agreement.py                  # FID on 10k/10k, k-NN metrics on 5k/5k
-    python benchmarks/metrics_agreement.py --n-knn 10000    # k-NN metrics at the fid10k protocol size
-    python benchmarks/metrics_agreement.py --quick          # small sizes, a few seconds
+    python bench/metrics_agreement.py                  # FID on 10k/10k, k-NN metrics on 5k/5k
+    python bench/metrics_agreement.py --n-knn 10000    # k-NN metrics at the fid10k protocol size
+    python bench/metrics_agreement.py --quick          # small sizes, a few seconds
 """
 from __future__ import annotations
 
