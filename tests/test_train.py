@@ -165,3 +165,58 @@ def test_patience_stops_a_trial_that_no_longer_improves(tmp_path):
     # patience is part of the trial's identity only when set
     assert "patience" in trials[0].identity()["eval"]
     assert "patience" not in make_trials(tmp_path)[0].identity()["eval"]
+
+
+def test_instance_noise_anneals_linearly_and_uses_the_trials_stream(tmp_path):
+    from ganbench.training.loop import instance_noise_std
+    from ganbench.training.parts import build_pack
+    from ganbench.training.steps import Diagnostics, d_step
+
+    assert [instance_noise_std(0.2, u, 100) for u in (0, 25, 50, 100, 120)] == \
+        pytest.approx([0.2, 0.15, 0.1, 0.0, 0.0])
+    (trial,) = make_trials(tmp_path, extra="hparams: {batch_size: 512}\n")
+    pack = build_pack([trial], torch.device("cpu"))
+    pack.joint_d = False
+    seen = []
+    inner = pack.D
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+        def __call__(self, x, y=None):
+            seen.append(x.detach().clone())
+            return inner(x, y)
+
+    data_state = pack.streams.gens["data"][0].get_state()
+    pack.D = Recorder()
+    d_step(pack, Diagnostics(), noise_std=0.3)
+    g = torch.Generator().manual_seed(0)
+    g.set_state(data_state)
+    clean = pack.x[torch.randint(len(pack.x), (512,), generator=g)]
+    noise = (seen[0][0] - clean) / 0.3
+    assert abs(noise.mean().item()) < 0.05 and noise.std().item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_diverged_trial_keeps_its_last_good_metrics(tmp_path, monkeypatch):
+    """NaN from the 16th D step on: the evaluations at 5, 10, 15 stand, the check at step 20 stops the trial, and its
+    final_* metrics are exactly those of the last good evaluation (15); best_* are its best generator on test."""
+    from ganbench.losses import NonSaturatingLoss
+
+    calls = {"n": 0}
+    original = NonSaturatingLoss.d_loss
+
+    def failing(self, real_out, fake_out):
+        calls["n"] += 1
+        out = original(self, real_out, fake_out)
+        return out * float("nan") if calls["n"] > 16 else out  # call 1 is the FLOP count's step
+
+    monkeypatch.setattr(NonSaturatingLoss, "d_loss", failing)
+    (trial,) = make_trials(tmp_path, budget="{d_steps: 100}", eval_="{every_d_steps: 5, n_samples: 200}")
+    s = run_trial(trial, tmp_path / "t")
+    history = [json.loads(line) for line in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    assert s["status"] == "diverged" and s["d_steps"] == 20
+    assert [h["d_steps"] for h in history] == [5, 10, 15]
+    for name in ("mode_tv", "modes", "hq", "reverse_kl"):
+        assert s[f"final_{name}"] == history[-1][name]
+    assert s["best_d_steps"] in (5, 10, 15) and "best_mode_tv" in s

@@ -112,6 +112,11 @@ def budget_used(trial: Trial, c: Counters, train_seconds: float) -> float:
             "flops": c.flops}[trial.budget_unit]
 
 
+def instance_noise_std(base: float, used: float, budget: float) -> float:
+    """Instance noise (Sonderby et al. 2016) annealed linearly to zero over the budget: base * (1 - used / budget)."""
+    return base * max(0.0, 1.0 - used / budget)
+
+
 def run_trial(trial: Trial, out_dir: Path, on_event: Optional[EventFn] = None, device: str = "cpu", data_dir=None,
               num_threads: int = 1, meta: Optional[dict] = None, options: RunOptions = RunOptions(),
               cache_root=None) -> dict:
@@ -198,11 +203,8 @@ class _Run:
         run_train_start = time.perf_counter()
         self.cpu_start = time.process_time()
         while not self._done(run_train_start):
-            noise = 0.0
-            if hp.instance_noise:
-                budget = trial0.budget_steps
-                noise = hp.instance_noise * max(0.0, 1.0 - budget_used(trial0, c, self._train_seconds(
-                    run_train_start)) / budget)
+            noise = instance_noise_std(hp.instance_noise, budget_used(trial0, c, self._train_seconds(
+                run_train_start)), trial0.budget_steps) if hp.instance_noise else 0.0
             with self.autocast():
                 latent = d_step(pack, self.diag, noise)
             c.d_steps += 1
