@@ -192,6 +192,8 @@ def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
         # Ray reads this at import: with it, every Ray process of a local instance listens on 127.0.0.1 only.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's quiet legacy console output (verbose=0)
+    # no result.json/progress.csv/TensorBoard copies of every report in storage: metrics.jsonl is the record
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     import ray
 
     if ray.is_initialized():

@@ -24,6 +24,7 @@ import hashlib
 import math
 import shutil
 import tempfile
+import time
 import traceback
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +44,13 @@ def pack_trainable(config: dict) -> None:
     import ray
 
     job, common = config["job"], config["common"]
+    started_at = time.time()
     trials = [Trial.from_dict(d) for d in job["pack"]]
-    fetch_missing(job["cache_files"], common["driver_node"])
+    fetched = fetch_missing(job["cache_files"], common["driver_node"])
     context = ray.get_runtime_context()
     assigned = context.get_assigned_resources()
-    meta = {"node_id": context.get_node_id(), "ray_cpu": assigned.get("CPU"), "ray_gpu": assigned.get("GPU", 0.0)}
+    meta = {"node_id": context.get_node_id(), "ray_cpu": assigned.get("CPU"), "ray_gpu": assigned.get("GPU", 0.0),
+            "started_at": round(started_at, 3), "cache_files_fetched": fetched}
     work = Path(tempfile.mkdtemp(prefix="ganbench-pack-"))
     try:
         restore(work, job.get("seed") or [], common["driver_node"])
