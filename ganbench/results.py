@@ -123,7 +123,7 @@ def _flatten_row(config: dict, summary: dict) -> dict:
            "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config)}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
     for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
-                "ray_gpu", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
+                "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
         if key in summary:
             row[key] = summary[key]
     for key, value in sorted(summary.items()):

@@ -307,6 +307,8 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 sync_config=tune.SyncConfig(sync_artifacts=False), callbacks=[monitor]))
+        # Tune's result.json/progress.csv loggers are off (metrics.jsonl is the record): say nothing of their absence
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         grid = tuner.fit()
         for r in grid:  # a pack Tune could not even start or report: its unfinished members are failed
             if r.error is None:
