@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from ganbench.config import load_suite
+from ganbench.registry import GanbenchError
 from ganbench.runner import run_suite
+from ganbench.storage import MANIFEST, Storage, gather, harvest, open_storage, read_manifest, write_manifest
 
-pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
 BUCKET = "ganbench-test"
 
@@ -36,6 +37,7 @@ def s3(monkeypatch):
         server.stop()
 
 
+@pytest.mark.slow
 def test_object_store_storage_on_two_nodes(tmp_path, tiny_suite, s3, monkeypatch):
     import ray
     from ray.cluster_utils import Cluster
@@ -102,3 +104,105 @@ def test_object_store_storage_on_two_nodes(tmp_path, tiny_suite, s3, monkeypatch
         assert fetched == len(held) >= 3 and held <= driver_files  # classifier + val and test statistics
         for rel in held:
             assert (cache / rel).read_bytes() == (Path(os.environ["GANBENCH_CACHE"]) / rel).read_bytes()
+
+
+# ------------------------------------------------------------------------------ the storage helpers on their own
+def _checkpoint(root: Path, members: dict, files: dict) -> Path:
+    """A reported working directory: files (relative path -> bytes) and its manifest."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    write_manifest(root, members, "checkpoint")
+    return root
+
+
+def _local():
+    import pyarrow.fs as pafs
+
+    return pafs.LocalFileSystem()
+
+
+def test_gather_copies_only_members_files_history_before_checkpoint_summary_last(tmp_path, monkeypatch):
+    import ganbench.storage
+
+    files = {"trials/a/summary.json": b"{}", "trials/a/checkpoint.pt": b"ck", "trials/a/metrics.jsonl": b"{}\n",
+             "trials/a/samples.png": b"png", "trials/b/metrics.jsonl": b"not a member", "loose.txt": b"x"}
+    ck = _checkpoint(tmp_path / "ck", {"a": {"status": "completed", "d_steps": 10}}, files)
+    copied = []
+    real_copy = ganbench.storage.copy_from
+    monkeypatch.setattr(ganbench.storage, "copy_from", lambda fs, src, dest: (copied.append(dest.name),
+                                                                               real_copy(fs, src, dest)))
+    results = tmp_path / "results"
+    manifest = gather(_local(), str(ck), results)
+    assert manifest["members"] == {"a": {"status": "completed", "d_steps": 10}}
+    assert copied[-2:] == ["checkpoint.pt", "summary.json"] and sorted(copied[:2]) == ["metrics.jsonl", "samples.png"]
+    assert {p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file()} == \
+        {rel for rel in files if rel.startswith("trials/a/")}
+    assert (results / "trials/a/checkpoint.pt").read_bytes() == b"ck"
+
+
+def test_a_checkpoint_cut_short_is_never_gathered(tmp_path):
+    ck = _checkpoint(tmp_path / "ck", {"a": {"status": "running", "d_steps": 5}},
+                     {"trials/a/checkpoint.pt": b"0123456789", "trials/a/metrics.jsonl": b"{}\n"})
+    (ck / "trials/a/checkpoint.pt").write_bytes(b"01234")  # torn by a crash during the upload
+    assert read_manifest(_local(), str(ck)) is None
+    assert gather(_local(), str(ck), tmp_path / "results") is None and not (tmp_path / "results").exists()
+    (ck / MANIFEST).unlink()  # or the manifest never arrived
+    assert read_manifest(_local(), str(ck)) is None
+
+
+def test_harvest_takes_each_runs_latest_complete_checkpoint_then_removes_the_run(tmp_path):
+    root = tmp_path / "results" / "_ray"
+    store = Storage(_local(), str(root), str(root), default=True)
+    run = root / "s.run-20260101-000000" / "trial_a"
+    _checkpoint(run / "checkpoint_000001", {"a": {"status": "running", "d_steps": 300}},
+                {"trials/a/checkpoint.pt": b"at 300", "trials/a/metrics.jsonl": b"300\n"})
+    newer = _checkpoint(run / "checkpoint_000002", {"a": {"status": "running", "d_steps": 400}},
+                        {"trials/a/checkpoint.pt": b"at 400", "trials/a/metrics.jsonl": b"400\n"})
+    (newer / "trials/a/checkpoint.pt").write_bytes(b"at")  # the newer one is incomplete
+    done = root / "s.run-20260101-000000" / "trial_b" / "checkpoint_000003"
+    _checkpoint(done, {"b": {"status": "completed", "d_steps": 500}}, {"trials/b/summary.json": b'{"x": 1}'})
+    other = root / "other.run-20260101-000000"
+    other.mkdir(parents=True)
+    results = tmp_path / "results"
+    (results / "trials" / "b").mkdir(parents=True)
+    (results / "trials" / "b" / "summary.json").write_text('{"status": "completed"}')  # finished here: kept
+    logs = []
+    assert harvest(store, "s", results, lambda tid: 0, logs.append) == 1
+    assert (results / "trials/a/checkpoint.pt").read_bytes() == b"at 300"
+    assert json.loads((results / "trials/b/summary.json").read_text()) == {"status": "completed"}
+    assert not (root / "s.run-20260101-000000").exists() and other.is_dir()  # another suite's run is left alone
+    assert "gathered 1 trial left in" in logs[0]
+    # a results directory already further along than storage keeps its own files
+    _checkpoint(root / "s.run-20260102-000000/trial_a/checkpoint_000001", {"a": {"status": "running", "d_steps": 100}},
+                {"trials/a/checkpoint.pt": b"at 100"})
+    assert harvest(store, "s", results, lambda tid: 300, logs.append) == 0
+    assert (results / "trials/a/checkpoint.pt").read_bytes() == b"at 300"
+
+
+def test_storage_options_that_cannot_work_are_one_line(tmp_path):
+    with pytest.raises(GanbenchError, match=r"^--storage nosuch://x/y: not a path or a URI pyarrow can open"):
+        open_storage("nosuch://x/y", tmp_path)
+    (tmp_path / "file").write_text("a file")
+    with pytest.raises(GanbenchError, match=r"^--storage .*/file/sub: cannot write there"):
+        open_storage(str(tmp_path / "file" / "sub"), tmp_path)
+    local = open_storage(str(tmp_path / "shared"), tmp_path / "results")
+    assert local.path == str(tmp_path / "shared") and not local.default and not list((tmp_path / "shared").iterdir())
+    default = open_storage(None, tmp_path / "results")
+    assert default.default and default.path == str(tmp_path / "results" / "_ray") and not Path(default.path).exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--max-failures", "-1"], "--max-failures: expected a whole number >= 0, got -1"),
+    (["--storage", "nosuch://x"], "--storage nosuch://x: not a path or a URI pyarrow can open"),
+])
+def test_run_options_mistakes_from_the_command_line(args, fragment, tiny_suite, tmp_path, capsys):
+    from ganbench.cli import main
+
+    try:
+        code = main(["run", str(tiny_suite), "--results", str(tmp_path / "r"), *args])
+    except SystemExit as exit_:  # argparse's mistakes
+        code = exit_.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
