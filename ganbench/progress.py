@@ -38,15 +38,16 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             self.status = {tid: "pending" for tid in self.trials}
             self.finished = 0
             self.gather_errors: list[str] = []
-            self.bar = tqdm(total=len(trials), initial=sum(self.fraction.values()), unit="trial", disable=not bar,
+            self.bar = tqdm(total=len(trials), initial=sum(self.fraction.values()), desc="trials ", disable=not bar,
                             dynamic_ncols=True, bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
                                                            "{postfix}")
             self._postfix()
 
         # ---- display
         def _fraction(self, tid: str, d_steps) -> float:
+            """How far a trial is by its D steps; its final scoring is the last 5%, counted when it is done."""
             expected = self.expected.get(tid)
-            return min(1.0, d_steps / expected) if expected and d_steps else 0.0
+            return 0.95 * min(1.0, d_steps / expected) if expected and d_steps else 0.0
 
         def _advance(self, tid: str, fraction: float) -> None:
             delta = fraction - self.fraction[tid]
