@@ -18,6 +18,7 @@ from ganbench.storage import gather
 
 
 def pack_ids(tune_trial) -> list[str]:
+    """The ganbench trial ids of a Tune trial (a pack)."""
     return [Trial.from_dict(d).id for d in tune_trial.config["job"]["pack"]]
 
 
@@ -38,6 +39,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             self.status = {tid: "pending" for tid in self.trials}
             self.finished = 0
             self.gather_errors: list[str] = []
+            self.ids: dict[str, list[str]] = {}  # Tune trial id -> its pack's trial ids
             self.bar = tqdm(total=len(trials), initial=sum(self.fraction.values()), desc="trials ", disable=not bar,
                             dynamic_ncols=True, bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
                                                            "{postfix}")
@@ -74,12 +76,17 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
                 self.bar.write(line)
             self._postfix()
 
+        def _pack(self, tune_trial) -> list[str]:
+            if tune_trial.trial_id not in self.ids:
+                self.ids[tune_trial.trial_id] = pack_ids(tune_trial)
+            return self.ids[tune_trial.trial_id]
+
         def _running(self, tid: str) -> bool:
             return self.status.get(tid) in ("pending", "running")
 
         # ---- Tune's events
         def on_trial_start(self, iteration, trials, trial, **info):
-            for tid in pack_ids(trial):
+            for tid in self._pack(trial):
                 if self.status.get(tid) == "pending":
                     self.status[tid] = "running"
             self._postfix()
@@ -89,7 +96,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             if event == "eval" and result.get("member") in self.fraction:
                 self._advance(result["member"], self._fraction(result["member"], result.get("d_steps")))
             elif event == "checkpoint":
-                for tid in pack_ids(trial):
+                for tid in self._pack(trial):
                     if self._running(tid):
                         self._advance(tid, self._fraction(tid, result.get("d_steps")))
             elif event == "done" and self._running(result.get("member")):
@@ -110,7 +117,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
                     self._line(tid, "failed", f"failed: {error.strip().splitlines()[-1] if error else '?'}")
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            ids = ", ".join(tid for tid in pack_ids(trial) if self._running(tid))
+            ids = ", ".join(tid for tid in self._pack(trial) if self._running(tid))
             msg = f"lost {ids} ({_error_line(trial)}); Tune restarts it from its last checkpoint " \
                   f"(failure {trial.num_failures} of at most {max_failures})"
             self.bar.write(msg) if not self.bar.disable else log(msg)
@@ -120,7 +127,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             if last.get("event") == "end":
                 return
             # ended without its final report and without an error: an early-stopping scheduler stopped it
-            for tid in pack_ids(trial):
+            for tid in self._pack(trial):
                 if self._running(tid):
                     d_steps = int(last.get("eval_d_steps") or last.get("d_steps") or 0)
                     score = last.get("score")
@@ -130,7 +137,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
 
         def on_trial_error(self, iteration, trials, trial, **info):
             error = _error_line(trial)
-            for tid in pack_ids(trial):
+            for tid in self._pack(trial):
                 if self._running(tid) and (read_summary(results, tid) or {}).get("status") not in TERMINAL:
                     record_failure(results, tid, f"Tune gave up after {trial.num_failures} failures: {error}")
                     self._line(tid, "failed", f"failed: {error}")

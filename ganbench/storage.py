@@ -162,10 +162,22 @@ def copy_from(fs, src: str, dest: Path, chunk_bytes: int = 1 << 22) -> None:
         with os.fdopen(fd, "wb") as out, fs.open_input_stream(src) as stream:
             while chunk := stream.read(chunk_bytes):
                 out.write(chunk)
+        os.chmod(tmp, 0o666 & ~_umask())  # the permissions open() would give, not mkstemp's 0600
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for a moment, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def latest_checkpoints(fs, run_path: str) -> list[tuple[str, dict]]:
