@@ -148,8 +148,9 @@ def seed_files(results: Path, pack: list[Trial], resumed: dict[str, int]) -> lis
     return out
 
 
-def early_stopping(suite: Suite, trials: list[Trial]):
-    """Tune's ASHA scheduler on the primary validation metric when the suite asks for it (None otherwise)."""
+def early_stopping(suite: Suite, trials: list[Trial], source: Optional[Path] = None):
+    """Tune's ASHA scheduler on the primary validation metric when the suite asks for it (None otherwise);
+    GanbenchError naming the suite file when its trials cannot be ranked on one score."""
     spec = suite.resources.early_stopping
     if spec is None:
         return None
@@ -157,7 +158,7 @@ def early_stopping(suite: Suite, trials: list[Trial]):
 
     from ganbench.training.loop import expected_d_steps
 
-    where = "resources.early_stopping"
+    where = f"{source}: resources.early_stopping" if source else "resources.early_stopping"
     protocols = {(t.dataset, json.dumps(t.dataset_options, sort_keys=True), t.eval.primary, t.eval.every_d_steps,
                   t.eval.every_g_steps) for t in trials}
     if len(protocols) > 1:
@@ -238,7 +239,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
     trials = expand(suite, max_trials=max_trials or MAX_TRIALS)
     preflight(trials)
-    scheduler = early_stopping(suite, trials)
+    scheduler = early_stopping(suite, trials, suite_path)
     store = open_storage(storage, results)
     harvest(store, suite.name, results, lambda tid: checkpoint_d_steps(results, tid), log)
     done = finished_ids(results, also=("stopped",) if scheduler else ())

@@ -17,7 +17,6 @@ from ganbench.config import load_suite
 from ganbench.results import TERMINAL, finished_ids, read_summary
 from ganbench.runner import checkpoint_d_steps, run_suite
 
-pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
 
 
@@ -52,6 +51,7 @@ def _kill_tagged(tag: str) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_a_killed_driver_then_the_same_command_finishes_the_suite(tmp_path):
     path = _write(tmp_path, """
 name: ring
@@ -130,6 +130,7 @@ def _local_ray_with_hooks(monkeypatch, **env):
              runtime_env={"worker_process_setup_hook": "worker_hooks.install"})
 
 
+@pytest.mark.slow
 def test_a_trial_that_raises_is_failed_one_that_diverges_is_diverged_and_the_suite_goes_on(tmp_path, monkeypatch):
     import ray
 
@@ -161,6 +162,7 @@ eval: {every_d_steps: 50, n_samples: 200}
     assert not finished_ids(results) & set(failed.trial_id)  # the next run tries them again
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_poor_trials_and_records_them(tmp_path):
     from ganbench.expand import expand
 
@@ -206,3 +208,27 @@ resources: {early_stopping: {scheduler: asha, reduction_factor: 2}, checkpoint_e
     logs.clear()
     assert run_suite(suite, results, log=logs.append) == counts and "0 to run" in logs[0]
     print(f"ASHA: {counts}")
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    ("resources: {early_stopping: asha, pack: 2}", "resources: early_stopping needs pack: 1 (a Tune trial is a whole pack"),
+    ("resources: {early_stopping: {scheduler: hyperband}}", "resources.early_stopping.scheduler"),
+    ("resources: {early_stopping: asha}\ndatasets: [ring8, grid25]",
+     "resources.early_stopping: ASHA ranks every trial on one score, so the suite needs one dataset and one "
+     "evaluation protocol; this one has 2 (grid25, ring8)"),
+    ("resources: {early_stopping: asha}\nbudget: {seconds: 30}", "resources.early_stopping: needs a budget in d_steps"),
+    ("resources: {max_failures: -1}", "resources.max_failures"),
+])
+def test_early_stopping_and_restarts_that_cannot_work_are_one_line(edit, fragment, tmp_path, capsys):
+    from ganbench.cli import main
+
+    base = {"name": "x", "datasets": "[ring8]", "gans": "[ns]", "architectures": "[mlp]",
+            "budget": "{d_steps: 100}", "eval": "{every_d_steps: 50, n_samples: 200}"}
+    for line in edit.split("\n"):
+        key, value = line.split(": ", 1)
+        base[key] = value
+    path = _write(tmp_path, "\n".join(f"{k}: {v}" for k, v in base.items()) + "\n")
+    code = main(["run", str(path), "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
