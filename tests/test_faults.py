@@ -211,12 +211,14 @@ resources: {early_stopping: {scheduler: asha, reduction_factor: 2}, checkpoint_e
 
 
 @pytest.mark.parametrize("edit, fragment", [
-    ("resources: {early_stopping: asha, pack: 2}", "resources: early_stopping needs pack: 1 (a Tune trial is a whole pack"),
+    ("resources: {early_stopping: asha, pack: 2}",
+     "resources: early_stopping needs pack: 1 (a Tune trial is a whole pack"),
     ("resources: {early_stopping: {scheduler: hyperband}}", "resources.early_stopping.scheduler"),
     ("resources: {early_stopping: asha}\ndatasets: [ring8, grid25]",
      "resources.early_stopping: ASHA ranks every trial on one score, so the suite needs one dataset and one "
      "evaluation protocol; this one has 2 (grid25, ring8)"),
-    ("resources: {early_stopping: asha}\nbudget: {seconds: 30}", "resources.early_stopping: needs a budget in d_steps"),
+    ("resources: {early_stopping: asha}\nbudget: {seconds: 30}",
+     "resources.early_stopping: needs a budget in d_steps"),
     ("resources: {max_failures: -1}", "resources.max_failures"),
 ])
 def test_early_stopping_and_restarts_that_cannot_work_are_one_line(edit, fragment, tmp_path, capsys):

@@ -75,7 +75,8 @@ def test_object_store_storage_on_two_nodes(tmp_path, tiny_suite, s3, monkeypatch
 
     assert counts == {"completed": 4}
     frame = pd.read_csv(results / "trials.csv")
-    print("trials per node:", {("head" if n == head else "worker"): int(c) for n, c in frame.node_id.value_counts().items()})
+    per_node = frame.node_id.value_counts()
+    print("trials per node:", {("head" if n == head else "worker"): int(c) for n, c in per_node.items()})
     assert frame.node_id.nunique() == 2 and set(frame.node_id) == nodes, frame.node_id.tolist()
     assert set(frame.device) == {"cpu"}
     for tid in frame.trial_id:
