@@ -301,8 +301,10 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         tuner = tune.Tuner(
             tune.with_resources(pack_trainable, {"cpu": res.cpu, "gpu": res.gpu}),
             param_space={"job": tune.grid_search(jobs), "common": common},
+            # every pack asks for the same resources, so a finished pack's worker takes the next one: no new
+            # process (and no torch import) per pack
             tune_config=tune.TuneConfig(max_concurrent_trials=launch.max_concurrent, trial_dirname_creator=_dirname,
-                                        scheduler=scheduler),
+                                        scheduler=scheduler, reuse_actors=True),
             run_config=tune.RunConfig(
                 name=name, storage_path=store.path, storage_filesystem=store.fs, verbose=0,
                 failure_config=tune.FailureConfig(max_failures=max_failures),
