@@ -104,7 +104,8 @@ def _cmd_run(args) -> int:
     if not args.address:  # a cluster's nodes are not this machine: Ray reports what it cannot place
         check_local_resources(suite, args.suite, num_cpus=args.num_cpus)
     counts = run_suite(suite, results, address=args.address, max_concurrent=args.max_concurrent,
-                       num_cpus=args.num_cpus, suite_path=Path(args.suite), max_trials=args.max_trials)
+                       num_cpus=args.num_cpus, suite_path=Path(args.suite), max_trials=args.max_trials,
+                       storage=args.storage, max_failures=args.max_failures, progress_bar=sys.stdout.isatty())
     print(f"next: ganbench report {results}")
     return 0 if not counts.get("failed") else 1
 
@@ -248,6 +249,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ganbench", description="Benchmark GAN losses and architectures.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -257,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="address of an existing Ray cluster (default: start a local Ray on loopback)")
     run.add_argument("--max-concurrent", type=_positive_int, default=None, help="at most this many trials at once")
     run.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    run.add_argument("--storage", metavar="URI", default=None,
+                     help="where Ray Tune keeps the run while it goes: a path every node can reach or an object store "
+                          "URI such as s3://bucket/prefix (default: RESULTS/_ray, removed when the run ends)")
+    run.add_argument("--max-failures", type=_non_negative_int, default=None, metavar="N",
+                     help="restarts of a trial lost with its node or worker, from its last checkpoint (default: the "
+                          "suite's resources.max_failures, 3)")
     run.add_argument("--force", action="store_true",
                      help="write into a results directory that holds another suite's trials or other files")
     tri = sub.add_parser("trial", help="run trials in this process, without Ray: trial directories, or a suite with "

@@ -167,6 +167,15 @@ class EvalSpec(Strict):
         return self
 
 
+class EarlyStoppingSpec(Strict):
+    """Tune's ASHA scheduler on the primary validation metric, for exploration only: a comparison must not cut trials
+    on a noisy score, so the default is every trial to its full budget."""
+
+    scheduler: Literal["asha"] = "asha"
+    grace_evals: int = Field(1, ge=1)  # evaluation points every trial gets before it can be stopped
+    reduction_factor: float = Field(3.0, gt=1)  # ASHA keeps the best 1/reduction_factor at each rung
+
+
 class ResourcesSpec(Strict):
     """How trials run, never what they compute (not part of a trial's identity)."""
 
@@ -177,6 +186,20 @@ class ResourcesSpec(Strict):
     amp: Optional[Literal["bf16"]] = None  # mixed precision on CUDA
     channels_last: bool = False  # channels-last convolutions on CUDA (single trials)
     compile: bool = False  # torch.compile the networks of single trials
+    max_failures: int = Field(3, ge=0)  # Tune restarts of a pack lost to a node or worker failure
+    early_stopping: Optional[EarlyStoppingSpec] = None  # off: every trial runs to its full budget
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _bare_scheduler(cls, value):
+        return {"scheduler": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _early_stopping_single_trials(self):
+        if self.early_stopping is not None and self.pack > 1:
+            raise ValueError("early_stopping needs pack: 1 (a Tune trial is a whole pack; ASHA would stop every "
+                             "member on the first member's score)")
+        return self
 
 
 class LoggingSpec(Strict):

@@ -44,15 +44,16 @@ def read_summary(results: Path, trial_id: str) -> dict | None:
     return read_json_object(trial_dir(results, trial_id) / "summary.json")[0]
 
 
-def finished_ids(results: Path) -> set[str]:
-    """Trials with a readable config and a summary in a terminal state; anything else is trained (again)."""
+def finished_ids(results: Path, also: tuple[str, ...] = ()) -> set[str]:
+    """Trials with a readable config and a summary in a terminal state (or in ``also``: ``stopped`` for a suite
+    that stops trials early); anything else is trained (again), from its checkpoint where it has one."""
     root = Path(results) / "trials"
     if not root.is_dir():
         return set()
     done = set()
     for d in root.iterdir():
         s = read_summary(results, d.name)
-        if s and s.get("status") in TERMINAL and read_json_object(d / "config.json")[0] is not None:
+        if s and s.get("status") in TERMINAL + tuple(also) and read_json_object(d / "config.json")[0] is not None:
             done.add(d.name)
     return done
 
@@ -105,10 +106,19 @@ def write_trial_config(results: Path, trial) -> None:
     atomic_write_json(trial_dir(results, trial.id) / "config.json", trial.to_dict())
 
 
-def record_failure(results: Path, trial_id: str, error: str) -> None:
-    """A trial that raised: its summary says so (its earlier files stay), and the next run tries it again."""
+def record_failure(results: Path, trial_id: str, error: str, **extra) -> None:
+    """A trial that raised: its summary says so (its earlier files stay), and the next run tries it again (from its
+    checkpoint where it has one). ``extra``: where it ran (node_id, ...)."""
     atomic_write_json(trial_dir(results, trial_id) / "summary.json",
-                      {"trial_id": trial_id, "status": "failed", "error": error[-2000:]})
+                      {**extra, "trial_id": trial_id, "status": "failed", "error": error[-2000:]})
+
+
+def record_stopped(results: Path, trial_id: str, d_steps: int, scheduler: str, last_score: Optional[float]) -> None:
+    """A trial an early-stopping scheduler cut: status ``stopped`` with where and why. Its last checkpoint stays, so
+    a run of the suite without early stopping completes it from there."""
+    atomic_write_json(trial_dir(results, trial_id) / "summary.json",
+                      {"trial_id": trial_id, "status": "stopped", "early_stopped": True, "d_steps": d_steps,
+                       "stopped_by": scheduler, "last_val_score": last_score})
 
 
 def _flatten_row(config: dict, summary: dict) -> dict:
@@ -118,8 +128,8 @@ def _flatten_row(config: dict, summary: dict) -> dict:
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
            "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config)}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
-    for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "primary",
-                "best_d_steps", "error"):
+    for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
+                "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
         if key in summary:
             row[key] = summary[key]
     for key, value in sorted(summary.items()):
