@@ -59,12 +59,14 @@ def test_list_shows_every_registry(capsys):
 def test_stats_precomputes_reference_statistics(capsys):
     import numpy as np
 
-    assert main(["stats", "digits", "--n", "150"]) == 0
+    assert main(["stats", "digits", "--n", "150", "--no-baselines"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("digits val: classifier n=150 -> ")
     with np.load(lines[1].split(" -> ")[1]) as f:
         assert f["mu"].shape == (64,) and f["features"].shape == (150, 64)
-    assert main(["stats", "ring8"]) == 2
+    assert main(["stats", "ring8", "--n-samples", "500", "--draws", "2"]) == 0  # toys: baselines only
+    out = capsys.readouterr().out
+    assert "ring8" in out and "mode_tv" in out
 
 
 def test_max_trials_is_a_flag_with_the_documented_default(tmp_path, capsys):

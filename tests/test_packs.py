@@ -19,10 +19,11 @@ COMPARED = ("d_loss", "g_loss", "g_grad_norm", "penalty", "d_acc_real", "began_m
             "diversity")
 
 
-def _trials(tmp_path, gans, arch, dataset, extra="", seeds="[0, 1]", steps=20):
+def _trials(tmp_path, gans, arch, dataset, extra="", seeds="[0, 1]", steps=20,
+            eval_="{every_d_steps: 1, n_samples: 64, n_real: 64}"):
     p = tmp_path / "s.yaml"
     p.write_text(f"name: p\ndatasets: [{dataset}]\ngans: [{gans}]\narchitectures: [{arch}]\nseeds: {seeds}\n"
-                 f"budget: {{d_steps: {steps}}}\neval: {{every_d_steps: 1, n_samples: 64, n_real: 64}}\n{extra}")
+                 f"budget: {{d_steps: {steps}}}\neval: {eval_}\n{extra}")
     return expand(load_suite(p))
 
 
@@ -38,13 +39,15 @@ def _rgb_folder(root: Path, n: int = 40, size: int = 32) -> Path:
     return root
 
 
-CASES = [  # (variant, architecture, dataset, extra suite text): every architecture, a penalty, BEGAN's state
-    ("ns", "mlp", "ring8", "hparams: {batch_size: 16, lr: [1.0e-4, 3.0e-4]}\n"),  # per-member learning rates
-    ("wgan-gp", "mlp", "digits", "hparams: {batch_size: 16}\n"),
-    ("ns", "dcgan", "digits", "hparams: {batch_size: 16, d_norm: batch}\n"),
-    ("began", "infogan", "digits", "hparams: {batch_size: 16}\n"),
-    ("hinge", "sndcgan", "digits", "hparams: {batch_size: 16}\n"),
-    ("ns", "resnet", "imagefolder", "hparams: {batch_size: 8, width: 16}\n"),
+CASES = [  # (variant, architecture, dataset, extra suite text, how members run): every architecture, both ways of
+    # running members (vmap; loop, the CPU default for convolutional networks), a penalty, BEGAN's state
+    ("ns", "mlp", "ring8", "hparams: {batch_size: 16, lr: [1.0e-4, 3.0e-4]}\n", None),  # per-member learning rates
+    ("wgan-gp", "mlp", "digits", "hparams: {batch_size: 16}\n", None),
+    ("ns", "dcgan", "digits", "hparams: {batch_size: 16, d_norm: batch}\n", "vmap"),
+    ("ns", "dcgan", "digits", "hparams: {batch_size: 16, d_norm: batch}\n", "loop"),
+    ("began", "infogan", "digits", "hparams: {batch_size: 16}\n", None),
+    ("hinge", "sndcgan", "digits", "hparams: {batch_size: 16, d_norm: spectral}\n", "vmap"),
+    ("ns", "resnet", "imagefolder", "hparams: {batch_size: 8, width: 16}\n", None),
 ]
 
 
@@ -63,8 +66,8 @@ def _sync(solo, pack, k):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("gan, arch, dataset, extra", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_member_of_a_pack_steps_like_the_trial_alone(tmp_path, gan, arch, dataset, extra):
+@pytest.mark.parametrize("gan, arch, dataset, extra, mode", CASES, ids=[f"{c[0]}-{c[1]}-{c[4]}" for c in CASES])
+def test_member_of_a_pack_steps_like_the_trial_alone(tmp_path, gan, arch, dataset, extra, mode):
     """At each of the first 20 steps, started from the member's own state (networks, optimisers, streams, loss
     state), the single trial computes the same D-step values (loss, penalty, D accuracies, BEGAN's k and M) and
     G-step values (loss, gradient norm) as the member does inside the pack, to float32 tolerance (rel 1e-4).
@@ -83,7 +86,7 @@ def test_member_of_a_pack_steps_like_the_trial_alone(tmp_path, gan, arch, datase
         dataset = f"{{name: imagefolder, options: {{path: {folder}, size: 32}}, extractor: random}}"
     trials = _trials(tmp_path, gan, arch, dataset, extra)
     cpu = torch.device("cpu")
-    pack = build_pack(trials, cpu)
+    pack = build_pack(trials, cpu, mode=mode)
     solos = [build_pack([t], cpu) for t in trials]
 
     probe_z = torch.randn(1, 32, trials[0].hp.z_dim, generator=torch.Generator().manual_seed(0))
@@ -131,8 +134,8 @@ def test_member_of_a_pack_steps_like_the_trial_alone(tmp_path, gan, arch, datase
 
 def test_a_diverging_member_is_frozen_while_the_others_go_on(tmp_path):
     trials = _trials(tmp_path, "wgan", "mlp", "ring8", steps=200, seeds="[0]",
-                     extra="hparams: {optimizer: adam, clip: 1.0e+9, lr: [1.0e+12, 1.0e-4]}\n"
-                           "eval: {every_d_steps: 50, n_samples: 200}\n")
+                     extra="hparams: {optimizer: adam, clip: 1.0e+9, lr: [1.0e+12, 1.0e-4]}\n",
+                     eval_="{every_d_steps: 50, n_samples: 200}")
     bad, good = sorted(trials, key=lambda t: -t.hparams["lr"])
     summaries = run_pack([bad, good], [tmp_path / "bad", tmp_path / "good"])
     assert [s["status"] for s in summaries] == ["diverged", "completed"]

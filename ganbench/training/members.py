@@ -7,6 +7,11 @@ leading axis (``torch.func.stack_module_state``) and runs the architecture once 
 convolutions, and batch norm, spectral norm (ganbench.models.spectral) and every other layer act per member. Inputs
 and outputs carry the member axis first: ``members(x [K, B, ...], y [K, B]) -> [K, B, ...]``.
 
+How K > 1 runs: ``vmap`` (one batched call; what pays on a GPU, and for MLPs on a CPU) or ``loop`` (one call per
+member on its slice of the stacked parameters, still one optimiser step for all: on a CPU, where batched and grouped
+convolutions are slower than K separate ones, measured in docs/performance.md). The default picks ``loop`` for
+networks with convolutions on a CPU and ``vmap`` otherwise.
+
 Each member's gradient depends only on its own loss (the trainer sums the members' losses), and Adam and RMSprop are
 elementwise, so every member does what it would do alone, up to float32 summation order. ``member_state(k)`` and
 ``MemberOptimizer.member_state(k)`` give a member's state in the single-trial format (module ``state_dict`` keys,
@@ -22,8 +27,13 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 
+def default_mode(modules: list[nn.Module], device) -> str:
+    convs = any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)) for m in modules[0].modules())
+    return "loop" if convs and torch.device(device).type == "cpu" else "vmap"
+
+
 class Members:
-    def __init__(self, modules: list[nn.Module]):
+    def __init__(self, modules: list[nn.Module], mode: Optional[str] = None):
         self.k = len(modules)
         self.keys = list(modules[0].state_dict().keys())
         self.shell = modules[0] if self.k == 1 else copy.deepcopy(modules[0])  # a single-trial module
@@ -31,6 +41,7 @@ class Members:
             self.module: Optional[nn.Module] = modules[0]
             return
         self.module = None
+        self.mode = mode or default_mode(modules, next(modules[0].parameters()).device)
         self.params, self.buffers = stack_module_state(modules)
         base = copy.deepcopy(modules[0]).to("meta")
         self.base = base
@@ -42,6 +53,14 @@ class Members:
         if self.module is not None:
             out = self.module(x[0]) if y is None else self.module(x[0], y[0])
             return out.unsqueeze(0)
+        if self.mode == "loop":  # unbind: one backward node stacks the members' gradients (not K full-size ones)
+            params = {n: t.unbind(0) for n, t in self.params.items()}
+            buffers = {n: t.unbind(0) for n, t in self.buffers.items()}
+            outs = []
+            for k in range(self.k):
+                state = ({n: t[k] for n, t in params.items()}, {n: t[k] for n, t in buffers.items()})
+                outs.append(functional_call(self.base, state, (x[k],) if y is None else (x[k], y[k])))
+            return torch.stack(outs)
         if y is None:
             return self._call_x(self.params, self.buffers, x)
         return self._call_xy(self.params, self.buffers, x, y)

@@ -92,7 +92,9 @@ def _opt_settings(hp: HParams, net: str) -> tuple[float, tuple[float, float]]:
     return lr, (hp.beta1 if b1 is None else b1, hp.beta2 if b2 is None else b2)
 
 
-def build_pack(trials: list[Trial], device: torch.device, data_dir=None) -> Pack:
+def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: Optional[str] = None) -> Pack:
+    """``mode``: how K > 1 members run (``vmap`` or ``loop``; default by device and architecture, see
+    ganbench.training.members)."""
     keys = {t.pack_key() for t in trials}
     if len(keys) != 1:
         raise ValueError("a pack's trials must differ only in seed, search sample and optimiser settings")
@@ -105,8 +107,8 @@ def build_pack(trials: list[Trial], device: torch.device, data_dir=None) -> Pack
     evaluator = Evaluator(t0.dataset, t0.dataset_options, info, list(e.metrics), e.extractor, e.n_samples, e.n_real,
                           data_dir=data_dir, device=str(device))
     nets = [build_networks(t, info) for t in trials]
-    G = Members([g.to(device) for g, _ in nets])
-    D = Members([d.to(device) for _, d in nets])
+    G = Members([g.to(device) for g, _ in nets], mode)
+    D = Members([d.to(device) for _, d in nets], mode)
     opt = {}
     for net, members in (("g", G), ("d", D)):
         settings = [_opt_settings(t.hp, net) for t in trials]
