@@ -56,7 +56,7 @@ def test_report_has_tables_and_figures(ran):
     _, results, _ = ran
     report = results / "report"
     md = (report / "report.md").read_text()
-    assert "## digits: fid (lower is better)" in md and "## ring8: modes (higher is better)" in md
+    assert "## digits: fid (lower is better)" in md and "## ring8: mode_tv (lower is better)" in md
     assert "Provenance: extractor=classifier" in md
     figures = list((report / "figures").glob("*.png"))
     assert len(figures) >= 4 and all(f.stat().st_size > 1000 for f in figures)

@@ -107,7 +107,7 @@ CASES = [
     ("architecture-familiar-name", V, sub("architectures: [mlp]", "architectures: [dcgan64]"),
      ["architectures[0].name: unknown architecture 'dcgan64' (did you mean 'dcgan'?); allowed: dcgan, infogan"]),
     ("metric-familiar-name", V, DIGITS + "eval: {metrics: [precision]}\n",
-     ["eval.metrics: unknown metric 'precision' (did you mean 'pr'?); allowed: dc, fid, is, kid, modes, pr"]),
+     ["eval.metrics: unknown metric 'precision' (did you mean 'pr'?); allowed: birthday, dc, fid, is, kid, memorisation, modes, pr, swd, swd_features"]),
     ("metric-with-protocol", V, DIGITS + "eval: {metrics: [fid10k]}\n",
      ["unknown metric 'fid10k' (did you mean 'fid'?)"]),
     ("dataset-familiar-name", V, sub("[ring8]", "[CIFAR-10]"),
@@ -119,7 +119,7 @@ CASES = [
     ("zero-budget", V, sub("{d_steps: 10}", "{d_steps: 0}"),
      ["budget.d_steps: Input should be greater than or equal to 1"]),
     ("negative-budget", V, sub("{d_steps: 10}", "{g_steps: -5}"), ["budget.g_steps:", "(got -5)"]),
-    ("no-budget-unit", V, sub("{d_steps: 10}", "{}"), ["budget: give exactly one of d_steps or g_steps"]),
+    ("no-budget-unit", V, sub("{d_steps: 10}", "{}"), ["budget: give exactly one of d_steps, g_steps, images, seconds, flops"]),
     ("zero-search-samples", V, BASE + "search: {num_samples: 0}\n", ["search.num_samples:"]),
     ("negative-eval-interval", V, BASE + "eval: {every_d_steps: -1}\n", ["eval.every_d_steps:"]),
     # --- distributions: parsed, never evaluated
@@ -203,7 +203,7 @@ CASES = [
      ["error: unknown command 'rnu' (did you mean 'run'?); allowed: list, report, run"]),
     ("extra-argument", V + ["again.yaml"], BASE, ["ganbench validate: unexpected argument 'again.yaml'"]),
     # --- report
-    ("report-empty-directory", ["report", "{tmp}/res"], None, ["res: no trials.csv here"]),
+    ("report-empty-directory", ["report", "{tmp}/res"], None, ["res: no trials/ and no trials.csv here"]),
     ("report-missing-directory", ["report", "{tmp}/nope"], None, ["nope: no such results directory"]),
     ("report-on-a-file", ["report", "{suite}"], BASE, ["s.yaml: is a file; give a results directory"]),
     ("report-torn-csv", ["report", "{tmp}/res"], None,

@@ -238,9 +238,10 @@ def build_report(results: Path, out: Path | None = None) -> Report:
     for sub in ("figures", "samples", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     records = bl.read_baselines(results)
+    status, partial = _status_line(trials)  # counts every trial, corrupt ones too
+    trials = trials[trials.status.astype(str) != "corrupt"]  # unreadable configs: no dataset, variant or protocol
     suites = ", ".join(sorted(trials.suite.astype(str).unique()))
     doc = Document(f"ganbench report: {suites}")
-    status, partial = _status_line(trials)
     doc.para(status)
     doc.para(INTRO)
     if not records:
