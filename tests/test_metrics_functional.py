@@ -291,9 +291,9 @@ def test_mode_metrics_all_modes_hit_evenly():
 def test_mode_metrics_single_mode_and_far_away_samples():
     centers = _ring8()
     assert mode_metrics(np.repeat(centers[3:4], 20, axis=0), centers, 0.01) == pytest.approx(
-        {"modes": 1, "hq": 1.0, "reverse_kl": math.log(8)})
+        {"modes": 1, "hq": 1.0, "reverse_kl": math.log(8), "mode_tv": 7 / 8})  # 1/2 (7/8 + 7 x 1/8)
     far = mode_metrics(np.full((30, 2), 50.0), centers, 0.01)
-    assert far == {"modes": 0, "hq": 0.0, "reverse_kl": pytest.approx(math.log(8))}
+    assert far == {"modes": 0, "hq": 0.0, "reverse_kl": pytest.approx(math.log(8)), "mode_tv": 1.0}
 
 
 def test_mode_metrics_hand_computed_uneven_histogram_and_strict_threshold():
@@ -303,7 +303,9 @@ def test_mode_metrics_hand_computed_uneven_histogram_and_strict_threshold():
                         [2.0, 2.0], [9.0, 9.0], [-5.0, 0.0], [4.5, 4.0]])
     out = mode_metrics(samples, centers, std=0.25, threshold=2.0)  # radius 0.5, strict <
     q = np.array([0.5, 0.25, 0.25])
-    assert out == pytest.approx({"modes": 3, "hq": 0.5, "reverse_kl": float(np.sum(q * np.log(4 * q)))})
+    # p over modes (0.25, 0.125, 0.125, 0), off-mode 0.5: 1/2 (0 + 0.125 + 0.125 + 0.25 + 0.5) = 0.5
+    assert out == pytest.approx({"modes": 3, "hq": 0.5, "reverse_kl": float(np.sum(q * np.log(4 * q))),
+                                 "mode_tv": 0.5})
     with pytest.raises(MetricInputError, match="std"):
         mode_metrics(samples, centers, std=0.0)
 

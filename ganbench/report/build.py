@@ -156,7 +156,8 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
     _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold)
     best = memo.best_learned(frame, f"best_{metric}", direction, names, not_learned)
-    _samples(doc, group, best, results, out)
+    best_any = memo.best_learned(frame, f"best_{metric}", direction, names, pd.Series(False, index=frame.index))
+    _samples(doc, group, best, best_any, results, out)
     memo.section(doc, best, frame, names, metric, results, out, slug, _slug)
     signals.section(doc, group, history, names, colors, out, slug)
     p = group.protocol
@@ -215,20 +216,23 @@ def _group_figures(doc, group, history, colors, out, slug, names, not_learned, e
                    "D accuracy on real and fake batches, G gradient norm and sample diversity against D steps.")
 
 
-def _samples(doc, group, best_trials: dict, results, out) -> None:
+def _samples(doc, group, best_trials: dict, best_any: dict, results, out) -> None:
+    """The best learned trial's samples per variant; a variant with no learned trial shows its best one anyway,
+    marked, so a reader sees what 'not learned' looks like."""
     col = f"best_{group.metric}"
     shown = []
-    for name, best in best_trials.items():
+    for name in sorted(best_any):
+        best, learned = (best_trials[name], True) if name in best_trials else (best_any[name], False)
         src = trial_dir(results, best.trial_id) / "samples.png"
         if src.is_file():
             dest = f"samples/{_slug(best.dataset, name, best.trial_id)}.png"
             shutil.copyfile(src, out / dest)
-            shown.append((dest, name, best))
+            shown.append((dest, name, best, learned))
     if shown:
-        doc.heading("Samples of the best learned trial per variant", 3)
-        for dest, name, best in shown:
+        doc.heading("Samples of the best trial per variant", 3)
+        for dest, name, best, learned in shown:
             doc.figure(dest, f"samples of {name}", f"**{name}** (trial {best.trial_id}, {group.metric} "
-                                                   f"{best[col]:.4g})")
+                                                   f"{best[col]:.4g}" + ("" if learned else "; **not learned**") + ")")
 
 
 def build_report(results: Path, out: Path | None = None) -> Report:
