@@ -185,7 +185,9 @@ def test_baselines_and_not_learned(tmp_path):
     assert list(base.baseline) == ["noise", "real"] and list(base["fid mean"]) == [400.0, 10.0]
     assert "| packages.torch |" in md and "| hardware.cpu_count |" in md
     samples = sorted(p.name for p in (out / "samples").iterdir())
-    assert len(samples) == 1 and samples[0].startswith("digits-ns-")  # dragan learned nothing to show
+    # ns shows its best learned trial; dragan learned nothing and shows its best trial anyway, marked as such
+    assert len(samples) == 2 and samples[0].startswith("digits-dragan-") and samples[1].startswith("digits-ns-")
+    assert "; **not learned**)" in md.split("Samples of the best trial per variant")[1]
 
 
 def test_aggregate_across_datasets(tmp_path):

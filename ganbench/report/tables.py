@@ -183,6 +183,9 @@ def variant_table(group: Group, learned: pd.Series | None = None) -> tuple[pd.Da
              "best config", "seeds", "best config mean", "CI low", "CI high", "best config std", "best", "median",
              "q25", "q75", "D steps", "G steps", "wall s", "FLOPs"]
     table = pd.DataFrame(rows)
+    for c in ("best config", "seeds", "best config mean", "CI low", "CI high", "best", "median"):
+        if c not in table:  # the same columns whether or not any trial learned (empty where none did)
+            table[c] = np.nan
     return table[[c for c in order if c in table]], best_runs
 
 
