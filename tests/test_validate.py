@@ -78,3 +78,16 @@ def test_results_that_is_a_file(tmp_path, capsys):
     assert main(["validate", str(suite_file), "--results", str(tmp_path / "f")]) == 2
     assert capsys.readouterr().err.strip() == f"ganbench: error: --results {tmp_path / 'f'}: is a file; give a " \
                                               f"results directory"
+
+
+def test_a_gradient_penalty_through_batch_norm_in_d_is_warned_once_per_gans_entry(tmp_path, capsys):
+    """DRAGAN at lambda 10 with BN in D stayed at noise FID on digits (results/dragan): validate says so, once per
+    GAN entry, and only for entries whose penalty's gradients pass through batch norm."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SUITE.replace("gans: [ns, wgan-gp]", "gans: [ns, {name: ns-bn, preset: ns, hparams: {d_norm: batch}}, "
+                                  "wgan-gp, {name: gp-bn, preset: wgan-gp, hparams: {d_norm: batch}}, "
+                                  "{name: dragan-bn, preset: dragan, hparams: {d_norm: batch}}]"))
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split("'")[1] for line in err] == ["gp-bn", "dragan-bn"]
+    assert all(line.startswith("ganbench: warning: gans entry") and "batch norm in D" in line for line in err)
