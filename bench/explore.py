@@ -1,7 +1,7 @@
 """Run a suite's trials directly through ganbench.training.run_pack (no Ray), sequentially, and print a table.
 
 Exploration only (issue 8): pin it to the second core, e.g.
-    taskset -c 1 python3 bench/notes/explore.py suites/quickstart.yaml --out /tmp/qs --pack 2 --set lr=1e-3
+    taskset -c 1 python3 bench/explore.py suites/quickstart.yaml --out /tmp/qs --pack 2 --set lr=1e-3
 Prints one line per trial (final and best test scores, D/G steps, seconds) and the wall time of each pack.
 """
 from __future__ import annotations

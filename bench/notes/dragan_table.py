@@ -16,7 +16,7 @@ def main() -> None:
     early = hist[hist.d_steps == 2000].set_index("trial_id")["fid"]
     pen = hist.groupby("trial_id")["penalty"].mean() if "penalty" in hist else None
     rows = []
-    for (gan, lr), g in trials.groupby(["gan", "hp_lr"], sort=False):
+    for (gan, lr), g in trials.sort_values(["hp_lr", "seed"]).groupby(["gan", "hp_lr"], sort=False):
         ids = g.trial_id
         fmt = lambda s: "/".join(f"{v:.1f}" for v in s)  # noqa: E731
         rows.append((gan, lr, fmt(early.reindex(ids)), fmt(g.final_fid), fmt(g.best_fid),

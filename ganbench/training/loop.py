@@ -83,6 +83,7 @@ class Member:
     best: BestTracker
     status: str = "running"  # running -> completed | diverged
     last_metrics: dict = field(default_factory=dict)
+    last_provenance: Optional[dict] = None  # the provenance last written to metrics.jsonl
     diverged_at: Optional[int] = None
     evals_since_best: int = 0
     stopped_at: Optional[int] = None  # early stop (eval.patience): trained no further from this D step
@@ -305,8 +306,9 @@ class _Run:
                 values["critic_w"] = critic[k]
             record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
                       "flops": c.flops, "seconds": seconds, "train_seconds": round(self._train_seconds(
-                          run_train_start), 3), "split": "val", **(means[k] if means else {}), **values,
-                      "provenance": provenance}
+                          run_train_start), 3), "split": "val", **(means[k] if means else {}), **values}
+            if provenance != m.last_provenance:  # written when it changes (the first record has it): not 23 KB a line
+                record["provenance"] = m.last_provenance = provenance
             with m.history.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             m.last_metrics = values
@@ -359,7 +361,8 @@ class _Run:
                          "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
                          "train_seconds": getattr(self, "_train_now", 0.0),
                          "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)},
-            "best": m.best.to_dict(), "last_metrics": m.last_metrics, "diagnostics": self.diag.member_state(k),
+            "best": m.best.to_dict(), "last_metrics": m.last_metrics, "last_provenance": m.last_provenance,
+            "diagnostics": self.diag.member_state(k),
             "evals_since_best": m.evals_since_best,
             "history_bytes": m.history.stat().st_size if m.history.is_file() else 0,
             "pack": [t.id for t in pack.trials],
@@ -384,6 +387,7 @@ class _Run:
             pack.streams.load_member_state(k, ck["streams"])
             m.best.load(ck["best"])
             m.last_metrics = ck["last_metrics"]
+            m.last_provenance = ck.get("last_provenance")
             m.evals_since_best = ck.get("evals_since_best", 0)
             with m.history.open("r+b") if m.history.is_file() else open(m.history, "wb") as f:
                 f.truncate(ck["history_bytes"])
