@@ -330,3 +330,24 @@ def test_environment_record(tmp_path):
     text = json.dumps(env)
     host = socket.gethostname()
     assert len(host) < 6 or host not in text  # hardware summary without the host name
+
+
+def test_a_trial_whose_samples_are_not_precise_is_not_learned_whatever_its_fid(tmp_path):
+    """Polygons in a random CNN's features: blobs beat noise's FID while no sample falls on the data's manifold
+    (precision 0 against 0.93 for real data). Where precision was scored, it must beat noise by the same rule."""
+    res = tmp_path / "r"
+    record = baseline_record()  # fid: noise 400, real 10 -> at most 356
+    record["metrics"]["precision"] = {"direction": "max", "noise": {"values": [0.0, 0.0], "mean": 0.0, "std": 0.0},
+                                      "real": {"values": [0.9, 0.96], "mean": 0.93, "std": 0.03}}  # at least 0.093
+    write_baselines(res, record)
+    for seed in (0, 1):
+        write_trial(res, gan="blobs", seed=seed, score=40.0, extra_scores={"precision": 0.0})
+        write_trial(res, gan="ns", seed=seed, score=40.0 + seed, extra_scores={"precision": 0.6})
+    write_trial(res, gan="no-pr", seed=0, score=40.0)  # precision not scored: judged on its FID alone
+    build_report(res)
+    table = _table(res / "report", "variants").set_index("gan")
+    assert table.loc["blobs", "not learned"] == 2 and np.isnan(table.loc["blobs", "best config mean"])
+    assert table.loc["ns", "not learned"] == 0 and table.loc["ns", "best config mean"] == 40.5
+    assert table.loc["no-pr", "not learned"] == 0
+    md = (res / "report" / "report.md").read_text()
+    assert "its fid is at most 356 and its precision at least 0.093" in md

@@ -127,9 +127,11 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
                   f"Baselines on the same protocol ({metric}): noise, and real data (the floor of this feature "
                   "space; its std is the resampling spread)")
         n_nl = int(not_learned.sum())
+        gated = "".join(f" and its {m} at least {bl.learned_threshold(e, 'max'):.4g} (the same rule: samples that "
+                        "look real, which a weak feature space's score can miss)" for m, e in tables.gates(group))
         doc.para(f"A trial counts as learned when its {metric} is {'at least' if direction == 'max' else 'at most'} "
-                 f"{threshold:.4g}: better than the best noise draw by 10% of the distance between the noise and "
-                 f"real-data means. " + (f"**{n_nl} trial(s) not learned**: counted in *not learned*, left out of "
+                 f"{threshold:.4g}{gated}: better than the best noise draw by 10% of the distance between the noise "
+                 f"and real-data means. " + (f"**{n_nl} trial(s) not learned**: counted in *not learned*, left out of "
                                          "**best** and **best config**." if n_nl else "Every scored trial learned."))
     elif direction:
         doc.para("No baseline matches this protocol (dataset, options, split, extractor, n_real, n_fake) in "

@@ -112,12 +112,29 @@ def variant_names(frame: pd.DataFrame) -> pd.Series:
     return frame["gan"].astype(str)
 
 
+# Checked beside every image metric where a suite scores it: the share of samples that fall on the real data's
+# manifold. FID in a weak feature space (a random CNN's) can beat noise with samples that are blobs; precision cannot.
+GATE_METRICS = ("precision",)
+
+
+def gates(group: Group) -> list[tuple[str, dict]]:
+    """(metric, baseline entry) of each gate metric the group's trials were scored by, other than its own."""
+    metrics = (group.baseline or {}).get("metrics") or {}
+    return [(m, metrics[m]) for m in GATE_METRICS
+            if m != group.metric and m in metrics and f"best_{m}" in group.frame]
+
+
 def mark_not_learned(group: Group) -> pd.Series:
-    """Per trial: not learned on the group's metric (False where there is no baseline or no score)."""
+    """Per trial: not learned on the group's metric, or on a gate metric (precision) where it was scored (False where
+    there is no baseline or no score)."""
+    marks = pd.Series(False, index=group.frame.index)
     entry, col = group.entry, f"best_{group.metric}"
     if entry is None or group.direction is None or col not in group.frame:
-        return pd.Series(False, index=group.frame.index)
-    return group.frame[col].map(lambda v: bl.not_learned(v, entry, group.direction))
+        return marks
+    marks |= group.frame[col].map(lambda v: bl.not_learned(v, entry, group.direction)).astype(bool)
+    for metric, gate in gates(group):
+        marks |= group.frame[f"best_{metric}"].map(lambda v: bl.not_learned(v, gate, "max")).astype(bool)
+    return marks
 
 
 def _searched(frame: pd.DataFrame) -> list[str]:
