@@ -1,4 +1,4 @@
-"""Agreement of ganbench.metrics.functional with independent implementations at realistic sizes.
+"""Agreement of ganbench.evaluation.metrics.functional with independent implementations at realistic sizes.
 
 Same random features for both sides (2048-d, non-negative and correlated like pooled Inception activations;
 the fake set is a distorted copy of the real distribution). Oracles: pytorch-fid (FD), torch-fidelity (KID,
@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from ganbench.metrics import functional as F
+from ganbench.evaluation.metrics import functional as F
 
 
 def make_features(n_real: int, n_fake: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

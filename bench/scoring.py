@@ -35,7 +35,7 @@ def main() -> None:
     from pytorch_fid.fid_score import calculate_fid_given_paths
     from torchvision.utils import save_image
 
-    from ganbench.extractors import INCEPTION_ENV, inception_weights_path
+    from ganbench.evaluation.extractors import INCEPTION_ENV, inception_weights_path
 
     real_weights = inception_weights_path().is_file()
     if not real_weights:  # the same random network for both sides
@@ -47,7 +47,7 @@ def main() -> None:
         pfi.load_state_dict_from_url = lambda *a, **k: torch.load(weights, weights_only=True)
 
     from ganbench.datasets import dataset_info, load_split
-    from ganbench.evaluation import Evaluator
+    from ganbench.evaluation.evaluator import Evaluator
 
     info = dataset_info("digits")
     test = load_split("digits", "test").x
@@ -66,7 +66,7 @@ def main() -> None:
     t_ours = time.perf_counter() - t0
 
     # pytorch-fid on PNG folders: the same images, written as 8-bit PNGs (what a user hands it)
-    from ganbench.evaluation import real_subset
+    from ganbench.evaluation.evaluator import real_subset
 
     ref = real_subset(load_split("digits", "test").x, min(args.n, len(test)))
     for name, imgs in (("real", ref), ("fake", fake)):

@@ -52,8 +52,8 @@ def _folder(root: Path) -> str:
 
 # ------------------------------------------------------------------------------------------- in the child process
 def _trials(case, steps, k, root):
-    from ganbench.config import load_suite
-    from ganbench.expand import expand
+    from ganbench.suite.schema import load_suite
+    from ganbench.suite.expand import expand
 
     p = Path(root) / f"{case}-{k}.yaml"
     p.write_text(_suite(case, steps, k, _folder(Path(root))))

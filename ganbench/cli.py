@@ -12,10 +12,10 @@ STATE_MARKS = {"finished": "done", "failed": "rerun", "interrupted": "resume", "
 
 
 def _cmd_validate(args) -> int:
-    from ganbench.config import load_suite
-    from ganbench.expand import MAX_TRIALS, expand
-    from ganbench.runner import preflight
-    from ganbench.sinks import check_sinks
+    from ganbench.suite.schema import load_suite
+    from ganbench.suite.expand import MAX_TRIALS, expand
+    from ganbench.execution.tune import preflight
+    from ganbench.training.sinks import check_sinks
 
     suite = load_suite(args.suite, args.set)
     trials = expand(suite, max_trials=args.max_trials or MAX_TRIALS)
@@ -91,10 +91,10 @@ def unused_warning(results: Path, suite_name: str, trials: list) -> str | None:
 
 
 def _cmd_run(args) -> int:
-    from ganbench.config import check_local_resources, load_suite
-    from ganbench.expand import MAX_TRIALS, check_trial_count
+    from ganbench.suite.schema import check_local_resources, load_suite
+    from ganbench.suite.expand import MAX_TRIALS, check_trial_count
     from ganbench.results import check_results_dir
-    from ganbench.runner import run_suite
+    from ganbench.execution.tune import run_suite
 
     suite = load_suite(args.suite, args.set)
     check_trial_count(suite, args.max_trials or MAX_TRIALS)
@@ -111,7 +111,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_trial(args) -> int:
-    from ganbench.local import run_local
+    from ganbench.execution.local import run_local
 
     summaries = run_local(args.path, args.id, args.all, args.results, args.device, args.threads, args.set)
     return 0 if all(s["status"] in ("completed", "diverged") for s in summaries) else 1
@@ -142,11 +142,11 @@ def _cmd_report(args) -> int:
 def _cmd_list(args) -> int:
     from ganbench.datasets import DATASETS
     from ganbench.evaluation import METRICS
-    from ganbench.extractors import EXTRACTORS
-    from ganbench.losses import LOSSES
-    from ganbench.models import ARCHITECTURES
-    from ganbench.penalties import PENALTIES
-    from ganbench.variants import VARIANTS
+    from ganbench.evaluation.extractors import EXTRACTORS
+    from ganbench.zoo.losses import LOSSES
+    from ganbench.zoo.models import ARCHITECTURES
+    from ganbench.zoo.penalties import PENALTIES
+    from ganbench.zoo.variants import VARIANTS
 
     sections = (
         ("GAN variants", "ganbench show VARIANT prints every resolved default", VARIANTS), ("losses", "", LOSSES),
@@ -171,10 +171,10 @@ def dataset_access(dataset) -> str:
 def describe_variant(name: str) -> list[str]:
     """Every resolved default of a variant: each HParams field (``*`` = set by the preset), the loss and the
     penalty with every option."""
-    from ganbench.config import HParams
-    from ganbench.losses import get_loss
-    from ganbench.penalties import get_penalty
-    from ganbench.variants import VARIANTS
+    from ganbench.suite.schema import HParams
+    from ganbench.zoo.losses import get_loss
+    from ganbench.zoo.penalties import get_penalty
+    from ganbench.zoo.variants import VARIANTS
 
     v = VARIANTS.get(name)
     hp = HParams(**v.defaults).model_dump()
@@ -201,10 +201,10 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stats(args) -> int:
-    from ganbench.baselines import Protocol, compute_baselines, format_record
+    from ganbench.evaluation.baselines import Protocol, compute_baselines, format_record
     from ganbench.datasets import dataset_info, load_split
-    from ganbench.evaluation import ReferenceKey, compute_reference, reference_n_real
-    from ganbench.extractors import get_extractor
+    from ganbench.evaluation.evaluator import ReferenceKey, compute_reference, reference_n_real
+    from ganbench.evaluation.extractors import get_extractor
 
     for option, value in (("--draws", args.draws), ("--n-samples", args.n_samples)):
         if not args.no_baselines and value < 2:

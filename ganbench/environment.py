@@ -7,6 +7,7 @@ import hashlib
 import os
 import platform
 import subprocess
+from functools import lru_cache
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -95,3 +96,14 @@ def collect_environment(suite_path: Path | None = None) -> dict:
         suite_path = Path(suite_path)
         env["suite"] = {"file": suite_path.name, "sha256": file_sha256(suite_path)}
     return env
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict:
+    out = {}
+    for dist in ("torch", "torchvision", "pytorch-fid", "ganbench"):
+        try:
+            out[dist.replace("-", "_")] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist.replace("-", "_")] = "unknown"
+    return out

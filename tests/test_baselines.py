@@ -6,13 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from ganbench import baselines as bl
-from ganbench.baselines import Protocol, compute_baselines, find_record, is_learned, merge_records, write_baselines
+from ganbench.evaluation import baselines as bl
+from ganbench.evaluation.baselines import Protocol, compute_baselines, find_record, is_learned, merge_records, write_baselines
 from ganbench.cli import main
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.datasets import dataset_info, load_split
-from ganbench.evaluation import OUTPUT_DIRECTIONS, Evaluator, cache_dir
-from ganbench.expand import expand
+from ganbench.evaluation.evaluator import Evaluator
+from ganbench.evaluation.metric import output_direction
+from ganbench.paths import cache_dir
+from ganbench.suite.expand import expand
 from ganbench.registry import GanbenchError
 
 N = 2500  # the trials' default n_samples, and issue 8's measurement
@@ -75,7 +77,7 @@ def test_toy_record_schema_and_summaries(toys):
     assert "bounding box" in rec["noise_kind"] and rec["real_kind"].startswith("train-split points")
     assert set(rec["metrics"]) == {"modes", "hq", "reverse_kl", "mode_tv"}
     for name, m in rec["metrics"].items():
-        assert m["direction"] == OUTPUT_DIRECTIONS[name]
+        assert m["direction"] == output_direction(name)
         assert set(m["noise"]) == {"values", "mean", "std", "best", "worst"} and set(m["real"]) >= {"values", "mean",
                                                                                                       "std"}
         v = np.array(m["noise"]["values"])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ganbench.losses import get_loss
+from ganbench.zoo.losses import get_loss
 
 
 def make(k_clip=False):

@@ -36,7 +36,7 @@ def test_bad_suite_from_the_shell(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"ganbench: error: {bad}: gans[0].name: unknown GAN variant 'nss' (did you mean 'ns'?); allowed: "
-        + ", ".join(sorted(__import__("ganbench.variants", fromlist=["VARIANTS"]).VARIANTS.names()))]
+        + ", ".join(sorted(__import__("ganbench.zoo.variants", fromlist=["VARIANTS"]).VARIANTS.names()))]
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 
@@ -71,7 +71,7 @@ def test_stats_precomputes_reference_statistics(capsys):
 
 def test_max_trials_is_a_flag_with_the_documented_default(tmp_path, capsys):
     from ganbench.cli import build_parser
-    from ganbench.expand import MAX_TRIALS
+    from ganbench.suite.expand import MAX_TRIALS
 
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\ndatasets: [ring8]\ngans: [ns]\narchitectures: [mlp]\nseeds: [0, 1, 2, 3]\n"

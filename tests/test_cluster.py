@@ -7,8 +7,8 @@ import time
 import pandas as pd
 import pytest
 
-from ganbench.config import load_suite
-from ganbench.runner import checkpoint_d_steps, run_suite
+from ganbench.suite.schema import load_suite
+from ganbench.execution.tune import checkpoint_d_steps, run_suite
 
 pytestmark = pytest.mark.slow
 FAST_HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_failure_threshold": 3}

@@ -1,8 +1,8 @@
 import pytest
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.registry import GanbenchError
-from ganbench.searchspace import parse_expression
+from ganbench.suite.searchspace import parse_expression
 
 
 def write(tmp_path, text):
@@ -128,11 +128,13 @@ def test_unknown_name_wording_and_suggestions():
 
 
 def test_familiar_names_point_at_registered_names():
-    from ganbench import datasets, evaluation, losses, models, penalties, variants
+    from ganbench import datasets, evaluation
+    from ganbench.evaluation import extractors
     from ganbench.registry import FAMILIAR_NAMES
+    from ganbench.zoo import losses, models, penalties, variants
 
     registries = {r.kind: r for r in (variants.VARIANTS, losses.LOSSES, penalties.PENALTIES, models.ARCHITECTURES,
-                                      datasets.DATASETS, evaluation.METRICS, evaluation.EXTRACTORS)}
+                                      datasets.DATASETS, evaluation.METRICS, extractors.EXTRACTORS)}
     assert set(FAMILIAR_NAMES) <= set(registries)
     for kind, table in FAMILIAR_NAMES.items():
         for familiar, name in table.items():
@@ -146,9 +148,9 @@ def test_every_unknown_key_message_uses_the_one_wording(tmp_path):
     """The five places that used to write their own (config fields, hyperparameters, dataset options, architecture
     options, registries) and the loss/penalty option checks."""
     from ganbench.datasets import DATASETS
-    from ganbench.losses import get_loss
-    from ganbench.models.layers import ArchOptions
-    from ganbench.penalties import get_penalty
+    from ganbench.zoo.losses import get_loss
+    from ganbench.zoo.models.layers import ArchOptions
+    from ganbench.zoo.penalties import get_penalty
 
     pattern = r"unknown [a-zA-Z ]+ '\w+' \(did you mean '\w+'\?\); allowed: "
     texts = [BASE + "seedz: [1]\n", BASE + "hparams: {lrr: 1}\n"]
@@ -174,7 +176,7 @@ def test_alias_count_is_linear(tmp_path):
     """Nine aliases of nine aliases...: the document has 90 nodes, its expansion 9^9; refused without expanding."""
     import time
 
-    from ganbench.suitefile import read_yaml
+    from ganbench.suite.file import read_yaml
 
     laughs = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
         f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
@@ -188,7 +190,7 @@ def test_alias_count_is_linear(tmp_path):
 
 # ---------------------------------------------------------------------------------------- counts and resources
 def test_count_trials_matches_expand(tmp_path):
-    from ganbench.expand import count_trials, expand
+    from ganbench.suite.expand import count_trials, expand
 
     text = BASE.replace("gans: [ns]", "gans: [ns, {name: hinge, hparams: {n_disc: [1, 2, 5]}}]") + \
         "seeds: [0, 1]\nhparams: {lr: 'loguniform(1e-4, 1e-3)', batch_size: [16, 32]}\nsearch: {num_samples: 3}\n"
@@ -201,7 +203,7 @@ def test_count_trials_matches_expand(tmp_path):
 
 
 def test_local_resources_against_a_given_machine(tmp_path):
-    from ganbench.config import check_local_resources
+    from ganbench.suite.schema import check_local_resources
 
     suite = load_suite(write(tmp_path, BASE + "resources: {cpu: 2, gpu: 0.5}\n"))
     check_local_resources(suite, "s.yaml", capacity=(2.0, 1))

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.results import finished_ids, record_failure
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_report_has_tables_and_figures(ran):
 
 
 def test_rerun_skips_finished_and_widening_runs_only_new(ran, tmp_path):
-    from ganbench.runner import run_suite
+    from ganbench.execution.tune import run_suite
 
     suite_path, results, _ = ran
     before = pd.read_csv(results / "trials.csv")

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from ganbench.datasets import dataset_info, load_split
-from ganbench.evaluation import Evaluator, ReferenceKey, compute_reference
-from ganbench.extractors import INCEPTION_ENV, InceptionPool3, get_extractor
+from ganbench.evaluation.evaluator import Evaluator, ReferenceKey, compute_reference
+from ganbench.evaluation.extractors import INCEPTION_ENV, InceptionPool3, get_extractor
 from ganbench.registry import GanbenchError
 
 
@@ -69,7 +69,7 @@ def test_inception_missing_weights_is_one_clear_line(tmp_path, monkeypatch):
         get_extractor("inception", "digits")
     monkeypatch.delenv(INCEPTION_ENV)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    from ganbench import extractors
+    from ganbench.evaluation import extractors
 
     with pytest.raises(GanbenchError) as err:
         extractors.ensure_inception_weights(download=False)
@@ -96,7 +96,7 @@ def test_inception_pool3_matches_pytorch_fid_network(monkeypatch):
 
 
 def test_real_inception_weights_if_present():
-    from ganbench.extractors import inception_weights_path
+    from ganbench.evaluation.extractors import inception_weights_path
 
     path = inception_weights_path()
     if not path.is_file():
@@ -114,8 +114,8 @@ def test_random_extractor_is_fixed_and_needs_no_labels():
 
 
 def test_dataset_entry_chooses_its_extractor(tmp_path):
-    from ganbench.config import load_suite
-    from ganbench.expand import expand
+    from ganbench.suite.schema import load_suite
+    from ganbench.suite.expand import expand
 
     p = tmp_path / "s.yaml"
     p.write_text("name: s\ndatasets: [{name: digits, extractor: random}]\ngans: [ns]\narchitectures: [mlp]\n"

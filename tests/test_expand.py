@@ -1,7 +1,7 @@
 import pytest
 
-from ganbench.config import load_suite
-from ganbench.expand import expand
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
 
 BASE = """name: s
 datasets: [ring8, grid25]
@@ -60,7 +60,7 @@ def test_id_ignores_suite_name_but_not_config(tmp_path):
 
 
 def test_trial_round_trips_through_dict(tmp_path):
-    from ganbench.expand import Trial
+    from ganbench.suite.expand import Trial
 
     t = expand(suite(tmp_path))[0]
     assert Trial.from_dict(t.to_dict()).id == t.id
@@ -158,7 +158,7 @@ def test_first_sample_is_the_default_configuration(tmp_path):
 
 
 def test_search_default_is_the_last_literal_below_the_distribution(tmp_path):
-    from ganbench.expand import search_defaults
+    from ganbench.suite.expand import search_defaults
 
     blocks = [{"lr": 1e-4, "beta1": 0.0}, {"lr": 3e-4}, {"lr": "loguniform(1e-5, 1e-2)", "n_disc": "choice([1, 5])"},
               {"beta1": "uniform(0, 1)"}]

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.results import TERMINAL, finished_ids, read_summary
-from ganbench.runner import checkpoint_d_steps, run_suite
+from ganbench.execution.tune import checkpoint_d_steps, run_suite
 
 TESTS = Path(__file__).parent
 
@@ -164,7 +164,7 @@ eval: {every_d_steps: 50, n_samples: 200}
 
 @pytest.mark.slow
 def test_early_stopping_stops_poor_trials_and_records_them(tmp_path):
-    from ganbench.expand import expand
+    from ganbench.suite.expand import expand
 
     path = _write(tmp_path, """
 name: explore

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from ganbench.losses import DIVERGENCES, LOSSES, get_loss
+from ganbench.zoo.losses import DIVERGENCES, LOSSES, get_loss
 from ganbench.registry import GanbenchError
 
 L3 = math.log(3.0)

@@ -7,10 +7,10 @@ import torch
 from scipy import stats
 from torch import nn
 
-from ganbench.config import HParams
-from ganbench.models import ARCHITECTURES, ArchOptions, build_models, paper_options
-from ganbench.models.layers import init_compare_gan_
-from ganbench.variants import VARIANTS
+from ganbench.suite.schema import HParams
+from ganbench.zoo.models import ARCHITECTURES, ArchOptions, build_models, paper_options
+from ganbench.zoo.models.layers import init_compare_gan_
+from ganbench.zoo.variants import VARIANTS
 
 SMALL = {"mlp": (1, 8, 8), "dcgan": (1, 8, 8), "infogan": (1, 8, 8), "sndcgan": (1, 8, 8), "resnet": (3, 32, 32),
          "pacgan2d": (2,)}
@@ -105,7 +105,7 @@ def test_began_autoencoder_is_compare_gans(shape, d_norm):
 
 # ------------------------------------------------------------------------------------------------ presets
 # google/compare_gan v1.0 src/params.py UpdateDefaults per GAN (lr, beta1, disc_iters, discriminator_batchnorm) and
-# the extra ranges' defaults; transcribed here from the file, independently of ganbench/variants.py.
+# the extra ranges' defaults; transcribed here from the file, independently of ganbench/zoo/variants.py.
 COMPARE_GAN_V1 = {
     "ns-lucic": ("ns", "none", dict(lr=5e-5, beta1=0.0, n_disc=1, d_norm="batch")),
     "mm-lucic": ("mm", "none", dict(lr=5e-5, beta1=0.0, n_disc=1, d_norm="batch")),

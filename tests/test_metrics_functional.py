@@ -1,4 +1,4 @@
-"""Known answers for ganbench.metrics.functional: closed forms, hand-computed values and invariances.
+"""Known answers for ganbench.evaluation.metrics.functional: closed forms, hand-computed values and invariances.
 
 FID bias for two independent N-samples of the same d-dim Gaussian N(0, I), covariances with ddof=1:
   E|mu1 - mu2|^2 = 2 d / N exactly.  Write S = I + A, S' = I + B (A, B independent, zero mean). The Bures
@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ganbench.metrics.functional import (
+from ganbench.evaluation.metrics.functional import (
     MetricInputError,
     density_coverage,
     features_to_stats,
@@ -312,7 +312,7 @@ def test_mode_metrics_hand_computed_uneven_histogram_and_strict_threshold():
 
 def test_mode_tv_by_hand():
     """TV between the samples over {modes, off-mode} and the ideal (1/n per mode, nothing off-mode)."""
-    from ganbench.metrics.functional import mode_metrics
+    from ganbench.evaluation.metrics.functional import mode_metrics
 
     centers = np.array([[0.0, 0.0], [1.0, 0.0]])
     # 2 samples on mode 0, 1 on mode 1, 1 off-mode (std 0.01, threshold 3 std)

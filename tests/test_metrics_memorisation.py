@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from ganbench.metrics.functional import MetricInputError
-from ganbench.metrics.memorisation import copy_statistics, nearest_distances, nearest_neighbours, quantile_label
+from ganbench.evaluation.metrics.functional import MetricInputError
+from ganbench.evaluation.metrics.memorisation import copy_statistics, nearest_distances, nearest_neighbours, quantile_label
 
 
 def test_nearest_neighbours_match_brute_force():
@@ -70,7 +70,7 @@ def test_quantile_labels_and_bad_inputs():
 @pytest.fixture(scope="module")
 def evaluator():
     from ganbench.datasets import dataset_info
-    from ganbench.evaluation import Evaluator
+    from ganbench.evaluation.evaluator import Evaluator
 
     return Evaluator("digits", {}, dataset_info("digits"), ["memorisation"], "random", 300, None)
 
@@ -95,7 +95,7 @@ def test_memorisation_plugin_verbatim_copies_real_and_noise(evaluator):
 
 def test_memorisation_plugin_matches_the_core_on_the_same_rows(evaluator):
     from ganbench.datasets import load_split
-    from ganbench.evaluation import real_subset
+    from ganbench.evaluation.evaluator import real_subset
 
     train = load_split("digits", "train").x
     test_ref = real_subset(load_split("digits", "test").x, 300)
@@ -110,7 +110,7 @@ def test_memorisation_plugin_matches_the_core_on_the_same_rows(evaluator):
 
 def test_training_features_are_cached_once_not_per_evaluation(evaluator):
     from ganbench.datasets import dataset_info
-    from ganbench.evaluation import Evaluator
+    from ganbench.evaluation.evaluator import Evaluator
 
     train_key = evaluator.references["train"]
     paths = [train_key.path()] + [evaluator.references[s].nn_path(train_key) for s in ("val", "test")]

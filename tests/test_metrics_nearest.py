@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from ganbench.datasets import dataset_info
-from ganbench.nearest import nearest_rows, save_nearest_neighbours
+from ganbench.evaluation.pictures import nearest_rows, save_nearest_neighbours
 from ganbench.registry import GanbenchError
 
 

@@ -8,7 +8,7 @@ where Kynkaanniemi et al. use <= (identical on continuous features, where ties h
 import numpy as np
 import pytest
 
-from ganbench.metrics.functional import (
+from ganbench.evaluation.metrics.functional import (
     density_coverage,
     features_to_stats,
     frechet_distance,

@@ -6,8 +6,8 @@ from scipy.optimize import brentq
 from scipy.spatial.distance import pdist
 from scipy.stats import poisson
 
-from ganbench.metrics.functional import MetricInputError
-from ganbench.metrics.support import (
+from ganbench.evaluation.metrics.functional import MetricInputError
+from ganbench.evaluation.metrics.support import (
     birthday_support,
     calibrate_threshold,
     duplicate_pairs,
@@ -94,7 +94,7 @@ def test_bad_inputs_are_errors():
 # --- the plug-in -----------------------------------------------------------------------------------------------------
 def test_birthday_plugin_finds_the_support_of_a_generator_with_50_images():
     from ganbench.datasets import dataset_info, load_split
-    from ganbench.evaluation import Evaluator
+    from ganbench.evaluation.evaluator import Evaluator
 
     ev = Evaluator("digits", {}, dataset_info("digits"), ["birthday"], "random", 2000, None)
     threshold = ev.fixed_input("dup_threshold", "test")

@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from ganbench.metrics.functional import MetricInputError
-from ganbench.metrics.sliced import (
+from ganbench.evaluation.metrics.functional import MetricInputError
+from ganbench.evaluation.metrics.sliced import (
     projected_wasserstein_pp,
     quantile_grid,
     random_directions,
@@ -129,7 +129,7 @@ def test_bad_inputs_are_errors():
 # --- the plug-ins --------------------------------------------------------------------------------------------------
 def test_swd_plugin_on_toy_mixture():
     from ganbench.datasets import dataset_info, load_split
-    from ganbench.evaluation import METRICS, Evaluator
+    from ganbench.evaluation.evaluator import METRICS, Evaluator
 
     assert METRICS.get("swd").fits("toy") and METRICS.get("swd").fits("image")
     ev = Evaluator("ring8", {}, dataset_info("ring8"), ["modes", "swd"], None, 2000, None)
@@ -140,7 +140,7 @@ def test_swd_plugin_on_toy_mixture():
     # two real samples of 2000 differ by mode-mass fluctuations (~sqrt(250) points a mode): SW_2 about 0.04
     assert good["swd"] < 0.06 and dropped["swd"] > 2 * good["swd"] and collapsed["swd"] > 10 * good["swd"]
     real = load_split("ring8", "test").x
-    from ganbench.evaluation import real_subset
+    from ganbench.evaluation.evaluator import real_subset
 
     ref = real_subset(real, 2000).double().numpy()
     assert good["swd"] == pytest.approx(sliced_wasserstein(load_split("ring8", "val").x[:2000].double().numpy(), ref),
@@ -152,7 +152,7 @@ def test_swd_plugin_on_toy_mixture():
 
 def test_swd_plugins_on_images():
     from ganbench.datasets import dataset_info, load_split
-    from ganbench.evaluation import Evaluator
+    from ganbench.evaluation.evaluator import Evaluator
 
     ev = Evaluator("digits", {}, dataset_info("digits"), ["swd", "swd_features"], "random", 300, None)
     real_val = load_split("digits", "val").x
@@ -166,12 +166,12 @@ def test_swd_plugins_on_images():
 
 def test_metric_functions_name_known_inputs():
     """A plug-in's parameters are the inputs the evaluator computes for it; an unknown name is refused at import."""
-    from ganbench.evaluation import METRICS, _metric
+    from ganbench.evaluation.metric import METRICS, metric
 
     assert METRICS.get("swd").inputs == ("fake", "real", "info", "split")
     assert METRICS.get("fid").fits("image") and not METRICS.get("fid").fits("toy")
     with pytest.raises(ValueError, match="not all available"):
-        _metric("bad_input", "image", ("x",), "")(lambda fake, reall: {})
+        metric("bad_input", "image", {"x": "min"}, "")(lambda fake, reall: {})
     with pytest.raises(ValueError, match="not all available"):
-        _metric("bad_kind", "toy", ("x",), "")(lambda fake_features: {})
+        metric("bad_kind", "toy", {"x": "min"}, "")(lambda fake_features: {})
     assert "bad_input" not in METRICS.names() and "bad_kind" not in METRICS.names()

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganbench.models import ARCHITECTURES, ArchOptions, build_models, paper_options
-from ganbench.models.layers import ConditionalBatchNorm2d
+from ganbench.zoo.models import ARCHITECTURES, ArchOptions, build_models, paper_options
+from ganbench.zoo.models.layers import ConditionalBatchNorm2d
 from ganbench.registry import GanbenchError
 
 SHAPES = [(2,), (1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)]

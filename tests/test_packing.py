@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench.config import HParams
-from ganbench.losses import get_loss
-from ganbench.models import ARCH_HPARAMS, ARCHITECTURES, ArchOptions, build_models
-from ganbench.models.pacgan2d import Maxout
+from ganbench.suite.schema import HParams
+from ganbench.zoo.losses import get_loss
+from ganbench.zoo.models import ARCH_HPARAMS, ARCHITECTURES, ArchOptions, build_models
+from ganbench.zoo.models.pacgan2d import Maxout
 from ganbench.registry import GanbenchError
 
 SMALL = {"mlp": (1, 8, 8), "dcgan": (1, 8, 8), "infogan": (1, 8, 8), "sndcgan": (1, 8, 8), "resnet": (3, 32, 32),

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganbench.config import load_suite
-from ganbench.expand import expand
-from ganbench.runner import make_packs
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
+from ganbench.execution.tune import make_packs
 from ganbench.training import run_pack, run_trial
 
 ADAM_EPS = 1e-8

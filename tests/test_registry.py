@@ -6,7 +6,7 @@ import pytest
 
 from ganbench.registry import GanbenchError, Registry
 from ganbench.results import collect_rows, finished_ids, read_summary, record_failure, write_trial_config
-from ganbench.searchspace import parse_expression
+from ganbench.suite.searchspace import parse_expression
 
 
 def test_registry_duplicates_typos_and_temporary_entries():
@@ -40,8 +40,8 @@ def test_search_space_refuses_what_it_cannot_parse(text):
 
 
 def test_results_rows_failures_and_finished(tmp_path):
-    from ganbench.config import load_suite
-    from ganbench.expand import expand
+    from ganbench.suite.schema import load_suite
+    from ganbench.suite.expand import expand
 
     p = tmp_path / "s.yaml"
     p.write_text("name: r\ndatasets: [ring8]\ngans: [ns]\narchitectures: [mlp]\nseeds: [0, 1]\nbudget: {d_steps: 5}\n")

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from ganbench.config import load_suite
-from ganbench.expand import expand
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
 from ganbench.training import RunOptions, run_pack, run_trial
 
 

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ganbench.datasets import DATASETS, dataset_info, load_split  # noqa: E402
-from ganbench.metrics.functional import mode_metrics  # noqa: E402
-from ganbench.samples import high_quality, save_samples, toy_figure, toy_limits, toy_title  # noqa: E402
+from ganbench.evaluation.metrics.functional import mode_metrics  # noqa: E402
+from ganbench.evaluation.pictures import high_quality, save_samples, toy_figure, toy_limits, toy_title  # noqa: E402
 
 
 def test_high_quality_is_strictly_within_three_std():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 from ganbench.cli import main
-from ganbench.config import HParams
+from ganbench.suite.schema import HParams
 from ganbench.datasets import DATASETS
-from ganbench.variants import VARIANTS
+from ganbench.zoo.variants import VARIANTS
 
 
 def test_show_prints_every_hparam_with_its_resolved_value(capsys):

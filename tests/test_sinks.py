@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.datasets import DatasetInfo
-from ganbench.plan import EvalSettings, Trial
+from ganbench.suite.plan import EvalSettings, Trial
 from ganbench.registry import GanbenchError
-from ganbench.sinks import check_sinks, open_sinks, scalar_tags
+from ganbench.training.sinks import check_sinks, open_sinks, scalar_tags
 
 IMAGE = DatasetInfo(name="digits", kind="image", shape=(1, 8, 8))
 TOY = DatasetInfo(name="ring8", kind="toy", shape=(2,), centers=np.array([[0.5, 0.0], [-0.5, 0.0]]), std=0.005)
@@ -129,7 +129,7 @@ def test_mlflow_run_per_trial(tmp_path, monkeypatch):
 
 
 def test_logging_is_a_suite_field_outside_trial_identity(tmp_path):
-    from ganbench.expand import expand
+    from ganbench.suite.expand import expand
 
     base = "name: s\ndatasets: [ring8]\ngans: [ns]\narchitectures: [mlp]\nbudget: {d_steps: 10}\n"
     plain, logged = tmp_path / "a.yaml", tmp_path / "b.yaml"

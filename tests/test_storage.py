@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.registry import GanbenchError
-from ganbench.runner import run_suite
-from ganbench.storage import MANIFEST, Storage, gather, harvest, open_storage, read_manifest, write_manifest
+from ganbench.execution.tune import run_suite
+from ganbench.execution.storage import MANIFEST, Storage, gather, harvest, open_storage, read_manifest, write_manifest
 
 TESTS = Path(__file__).parent
 BUCKET = "ganbench-test"
@@ -42,7 +42,7 @@ def test_object_store_storage_on_two_nodes(tmp_path, tiny_suite, s3, monkeypatch
     import ray
     from ray.cluster_utils import Cluster
 
-    import ganbench.progress
+    import ganbench.execution.monitor
 
     uri, client = s3
     results, audit = tmp_path / "results", tmp_path / "audit.jsonl"
@@ -51,13 +51,13 @@ def test_object_store_storage_on_two_nodes(tmp_path, tiny_suite, s3, monkeypatch
     monkeypatch.setenv("GANBENCH_TEST_AUDIT_LOG", str(audit))
     caches = {"head": tmp_path / "cache-head", "worker": tmp_path / "cache-worker"}  # each node its own cache
     gathered = []
-    real_gather = ganbench.progress.gather
+    real_gather = ganbench.execution.monitor.gather
 
     def spy(fs, path, res, manifest=None):  # the driver's side: where every gathered file comes from
         gathered.append((fs.type_name, path))
         return real_gather(fs, path, res, manifest)
 
-    monkeypatch.setattr(ganbench.progress, "gather", spy)
+    monkeypatch.setattr(ganbench.execution.monitor, "gather", spy)
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "include_dashboard": False, "env_vars": {"GANBENCH_CACHE": str(caches["head"])}})
     try:
@@ -125,14 +125,14 @@ def _local():
 
 
 def test_gather_copies_only_members_files_history_before_checkpoint_summary_last(tmp_path, monkeypatch):
-    import ganbench.storage
+    import ganbench.execution.storage
 
     files = {"trials/a/summary.json": b"{}", "trials/a/checkpoint.pt": b"ck", "trials/a/metrics.jsonl": b"{}\n",
              "trials/a/samples.png": b"png", "trials/b/metrics.jsonl": b"not a member", "loose.txt": b"x"}
     ck = _checkpoint(tmp_path / "ck", {"a": {"status": "completed", "d_steps": 10}}, files)
     copied = []
-    real_copy = ganbench.storage.copy_from
-    monkeypatch.setattr(ganbench.storage, "copy_from", lambda fs, src, dest: (copied.append(dest.name),
+    real_copy = ganbench.execution.storage.copy_from
+    monkeypatch.setattr(ganbench.execution.storage, "copy_from", lambda fs, src, dest: (copied.append(dest.name),
                                                                                real_copy(fs, src, dest)))
     results = tmp_path / "results"
     manifest = gather(_local(), str(ck), results)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from ganbench.config import load_suite
-from ganbench.expand import expand
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
 
 SUITES = sorted(str(p.relative_to(Path(__file__).parents[1]))
                 for p in (Path(__file__).parents[1] / "suites").rglob("*.yaml"))

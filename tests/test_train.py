@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from ganbench.config import load_suite
-from ganbench.expand import expand
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
 from ganbench.training import run_trial
 
 
@@ -76,7 +76,7 @@ def test_checkpoint_loads_weights_only_and_carries_config(tmp_path):
     run_trial(trial, tmp_path / "t")
     ckpt = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)
     assert ckpt["trial"]["gan"] == "ns" and ckpt["counters"]["d_steps"] == 20
-    from ganbench.expand import Trial
+    from ganbench.suite.expand import Trial
 
     assert Trial.from_dict(ckpt["trial"]).id == trial.id
 
@@ -128,15 +128,15 @@ def test_per_network_optimiser_settings(tmp_path):
 def test_conditional_generator_follows_its_labels(tmp_path, arch, conditioning, d_steps):
     """Class-conditional training on digits: after training, the generator's samples for label c are classified as c
     by the digits classifier more often than chance (10%)."""
-    from ganbench.extractors import get_extractor
+    from ganbench.evaluation.extractors import get_extractor
 
     p = tmp_path / "s.yaml"
     p.write_text(f"name: c\ndatasets: [digits]\ngans: [ns]\narchitectures: [{arch}]\nbudget: {{d_steps: {d_steps}}}\n"
                  f"hparams: {{conditioning: {conditioning}}}\neval: {{n_samples: 200}}\n")
     (trial,) = expand(load_suite(p))
     run_trial(trial, tmp_path / "t")
-    from ganbench.models import build_models
-    from ganbench.plan import arch_options
+    from ganbench.zoo.models import build_models
+    from ganbench.suite.plan import arch_options
 
     G, _ = build_models(arch, (1, 8, 8), trial.hparams["z_dim"], arch_options(trial), num_classes=10)
     G.load_state_dict(torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)["generator"])
@@ -202,7 +202,7 @@ def test_instance_noise_anneals_linearly_and_uses_the_trials_stream(tmp_path):
 def test_a_diverged_trial_keeps_its_last_good_metrics(tmp_path, monkeypatch):
     """NaN from the 16th D step on: the evaluations at 5, 10, 15 stand, the check at step 20 stops the trial, and its
     final_* metrics are exactly those of the last good evaluation (15); best_* are its best generator on test."""
-    from ganbench.losses import NonSaturatingLoss
+    from ganbench.zoo.losses import NonSaturatingLoss
 
     calls = {"n": 0}
     original = NonSaturatingLoss.d_loss

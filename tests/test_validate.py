@@ -3,8 +3,8 @@ when an edit to the suite leaves finished trials unused."""
 import json
 
 from ganbench.cli import main
-from ganbench.config import load_suite
-from ganbench.expand import expand
+from ganbench.suite.schema import load_suite
+from ganbench.suite.expand import expand
 from ganbench.results import atomic_write_json, trial_dir, write_trial_config
 
 SUITE = """name: loop

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.config import load_suite
+from ganbench.suite.schema import load_suite
 from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
-from ganbench.expand import expand
-from ganbench.models import ARCHITECTURES
+from ganbench.suite.expand import expand
+from ganbench.zoo.models import ARCHITECTURES
 from ganbench.training import run_trial
-from ganbench.variants import VARIANTS
+from ganbench.zoo.variants import VARIANTS
 
 
 class Blobs32(Dataset):
@@ -66,8 +66,8 @@ def test_every_variant_moves_samples_to_the_modes(tmp_path, gan):
     """Within 300 G steps on ring8, generated samples end closer to the modes than the untrained generator's
     (mean distance to the nearest mode, in units of the mode std), and the trial reports its mode metrics."""
     from ganbench.datasets import dataset_info
-    from ganbench.models import build_models
-    from ganbench.plan import arch_options
+    from ganbench.zoo.models import build_models
+    from ganbench.suite.plan import arch_options
 
     # DRAGAN at its paper's lambda = 10 did not learn ring8, grid25 or digits in 1,000 G steps here (measured:
     # 0 modes on grid25, FID 449 on digits); lambda = 0.1 does, so the test checks the penalty's training path there.

@@ -32,11 +32,11 @@ import torch
 
 from ganbench.datasets import load_split
 from ganbench.paths import using_cache
-from ganbench.plan import Trial
+from ganbench.suite.plan import Trial
 from ganbench.results import atomic_write_json
-from ganbench.nearest import save_nearest_neighbours
-from ganbench.sinks import open_sinks
-from ganbench.samples import save_samples
+from ganbench.evaluation.pictures import save_nearest_neighbours
+from ganbench.training.sinks import open_sinks
+from ganbench.evaluation.pictures import save_samples
 from ganbench.training.members import Members, load_optimizer_member_state, optimizer_member_state, \
     zero_optimizer_member
 from ganbench.training.parts import Pack, build_pack
@@ -56,7 +56,7 @@ class RunOptions:
     amp: Optional[str] = None  # "bf16": autocast on CUDA (ignored on CPU)
     channels_last: bool = False  # convolutional networks in channels-last layout on CUDA (single trials)
     compile: bool = False  # torch.compile the networks of a single trial
-    logging: Optional[dict] = None  # TensorBoard / MLflow sinks (ganbench.sinks), as the suite's ``logging``
+    logging: Optional[dict] = None  # TensorBoard / MLflow sinks (ganbench.training.sinks), as the suite's ``logging``
 
 
 @dataclass

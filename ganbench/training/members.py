@@ -4,7 +4,7 @@ Trials that differ only in their seed (and in optimiser settings that act elemen
 are trained together. K = 1 runs the module itself. K > 1 stacks the members' parameters and buffers along a new
 leading axis (``torch.func.stack_module_state``) and runs the architecture once for all of them with
 ``torch.func.vmap`` over ``torch.func.functional_call``: linear layers become batched matmuls, convolutions grouped
-convolutions, and batch norm, spectral norm (ganbench.models.spectral) and every other layer act per member. Inputs
+convolutions, and batch norm, spectral norm (ganbench.zoo.models.spectral) and every other layer act per member. Inputs
 and outputs carry the member axis first: ``members(x [K, B, ...], y [K, B]) -> [K, B, ...]``.
 
 How K > 1 runs: ``vmap`` (one batched call; what pays on a GPU, and for MLPs on a CPU) or ``loop`` (one call per

@@ -9,14 +9,14 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from ganbench.config import HParams
+from ganbench.suite.schema import HParams
 from ganbench.datasets import DatasetInfo, dataset_info, load_split
-from ganbench.evaluation import Evaluator
-from ganbench.losses import Loss, get_loss
-from ganbench.models import build_models
-from ganbench.models.spectral import SpectralNorm
-from ganbench.penalties import get_constraint, get_penalty
-from ganbench.plan import BCE_LOSSES, Trial, arch_options, check_trial
+from ganbench.evaluation.evaluator import Evaluator
+from ganbench.zoo.losses import Loss, get_loss
+from ganbench.zoo.models import build_models
+from ganbench.zoo.models.spectral import SpectralNorm
+from ganbench.zoo.penalties import get_constraint, get_penalty
+from ganbench.suite.plan import BCE_LOSSES, Trial, arch_options, check_trial
 from ganbench.training.members import Members, member_optimizer
 from ganbench.training.streams import Streams
 

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ganbench.evaluation import OUTPUT_DIRECTIONS
+from ganbench.evaluation.metric import output_direction
 from ganbench.paths import atomic_torch_save
 from ganbench.training.members import Members
 
@@ -74,7 +74,7 @@ class BestTracker:
 
     def __init__(self, primary: str):
         self.primary = primary
-        self.better_max = OUTPUT_DIRECTIONS.get(primary) == "max"
+        self.better_max = output_direction(primary) == "max"
         self.value: Optional[float] = None
         self.state: Optional[dict] = None
         self.d_steps: Optional[int] = None

@@ -1,0 +1,113 @@
+"""Trials without Ray: ``ganbench trial`` runs one trial, a pack of trials, or every trial of a suite in this
+process, writing exactly the files a Ray run writes (for debugging, notebooks, and machines without Ray or with a GPU
+but no cluster).
+
+    ganbench trial results/quickstart/trials/3d0ce4e935c7          # a trial directory (its config.json); resumes
+    ganbench trial suites/quickstart.yaml --id 3d0ce4e935c7         # a suite and a trial id (or a unique prefix)
+    ganbench trial suites/quickstart.yaml --id 3d0c --id 8675       # several ids: trained as one pack when they can be
+    ganbench trial suites/quickstart.yaml --all                     # every unfinished trial, in packs of resources.pack
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from ganbench.suite.plan import Trial
+from ganbench.registry import GanbenchError
+from ganbench.results import TERMINAL, read_summary, trial_dir, write_trial_config, write_trials_csv
+
+
+def _device(requested: Optional[str], gpu: float) -> str:
+    import torch
+
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise GanbenchError(f"--device {requested}: CUDA is not available on this machine; allowed: cpu")
+        return requested
+    return "cuda" if gpu > 0 and torch.cuda.is_available() else "cpu"
+
+
+def _from_dirs(paths: list[Path]) -> list[tuple[Trial, Path]]:
+    out = []
+    for p in paths:
+        cfg = p / "config.json"
+        if not cfg.is_file():
+            raise GanbenchError(f"{p}: no config.json here; give a trial directory (results/<suite>/trials/<id>) "
+                                f"or a suite file with --id")
+        try:
+            trial = Trial.from_dict(json.loads(cfg.read_text()))
+        except (ValueError, TypeError, KeyError) as err:
+            raise GanbenchError(f"{cfg}: not a trial's config ({type(err).__name__}: {err})") from None
+        out.append((trial, p))
+    return out
+
+
+def _pick(trials: list[Trial], ids: list[str], source: str) -> list[Trial]:
+    chosen = []
+    for i in ids:
+        hits = [t for t in trials if t.id.startswith(i)]
+        if len(hits) != 1:
+            what = "no trial" if not hits else f"{len(hits)} trials"
+            raise GanbenchError(f"--id {i}: {what} of {source} start with it; `ganbench validate {source}` lists the "
+                                f"ids")
+        chosen.append(hits[0])
+    return chosen
+
+
+def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optional[str], device: Optional[str],
+              threads: Optional[int], overrides: list[str], log: Callable[[str], None] = print) -> list[dict]:
+    from ganbench.execution.tune import make_packs, prepare_references, run_options
+    from ganbench.training import RunOptions, run_pack
+
+    first = Path(paths[0])
+    if first.suffix in (".yaml", ".yml") or first.is_file():
+        from ganbench.evaluation.baselines import write_baselines
+        from ganbench.suite.schema import load_suite
+        from ganbench.suite.expand import expand
+
+        if len(paths) > 1:
+            raise GanbenchError("give one suite file (with --id or --all), or trial directories")
+        if not ids and not all_trials:
+            raise GanbenchError(f"{first}: say which trials: --id ID (repeatable) or --all")
+        suite = load_suite(first, overrides)
+        expanded = expand(suite)
+        root = Path(results) if results else Path("results") / suite.name
+        chosen = expanded if all_trials else _pick(expanded, ids, str(first))
+        done = {t.id for t in chosen if (read_summary(root, t.id) or {}).get("status") in TERMINAL}
+        todo = [t for t in chosen if t.id not in done]
+        if done:
+            log(f"{len(done)} of the chosen trials already finished in {root}; {len(todo)} to run")
+        data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+        if todo:
+            prepare_references(todo, data_dir)
+            write_baselines(root, expanded, data_dir=data_dir)
+        for t in todo:
+            write_trial_config(root, t)
+        pairs = [(t, trial_dir(root, t.id)) for t in todo]
+        packs = make_packs(todo, suite.resources.pack if all_trials else max(1, len(todo)), root)
+        options, gpu, cpus = run_options(suite), suite.resources.gpu, suite.resources.cpu
+    else:
+        if ids or all_trials or overrides:
+            raise GanbenchError("--id, --all and --set apply to a suite file, not to trial directories")
+        pairs = _from_dirs([Path(p) for p in paths])
+        root, data_dir = None, None
+        packs = make_packs([t for t, _ in pairs], len(pairs))
+        options, gpu, cpus = RunOptions(), 0.0, 1.0
+    where = {t.id: d for t, d in pairs}
+    dev = _device(device, gpu)
+    summaries = []
+    for pack in packs:
+        t0 = time.perf_counter()
+        out = run_pack(pack, [where[t.id] for t in pack], device=dev, data_dir=data_dir,
+                       num_threads=threads or max(1, int(cpus)), options=options)
+        for t, s in zip(pack, out):
+            p = s.get("primary")
+            score = f" {p}={s.get('best_' + p, float('nan')):.4g}" if p else ""
+            log(f"{t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: {s['status']}{score} "
+                f"({time.perf_counter() - t0:.0f}s{', pack of ' + str(len(pack)) if len(pack) > 1 else ''})")
+        summaries += out
+    if root is not None:
+        log(f"wrote {write_trials_csv(root)}")
+    return summaries

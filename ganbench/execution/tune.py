@@ -1,0 +1,353 @@
+"""Run a suite's trials as Ray Tune trials: embedded local Ray on loopback by default, or an existing cluster.
+
+Before any trial starts, the driver checks every trial (models build for their data shapes), trains or loads the
+feature extractors and computes the reference statistics. Trials already completed (or diverged) in the results
+directory are skipped; a trial that raised is recorded as ``failed`` and tried again by the next run; an
+interrupted trial resumes from its checkpoint.
+
+Files: no trial writes into the results directory. A pack reports its files through Ray Tune's storage (``--storage``:
+by default ``results/<suite>/_ray``; a shared path or an object store URI for nodes without a shared disk) and the
+driver gathers them into ``results/<suite>/trials/<id>/`` as they arrive (ganbench.execution.storage, ganbench.execution.trainable).
+A node fetches the reference statistics and extractor weights it lacks from the driver's node, once per node.
+
+Faults: a lost node or worker makes Tune restart the pack elsewhere from its latest checkpoint (up to
+``resources.max_failures`` times, ``--max-failures``); a driver killed at any moment leaves its run in storage, and
+the same command again gathers it first, skips finished trials and resumes the others from their checkpoints.
+
+Packs (``resources: {pack: K}``): trials that differ only in their seed and elementwise optimiser settings are
+grouped into packs of at most K, and one Ray Tune trial trains a pack as one network (ganbench.training.members).
+Packing is a resource choice: it never changes a trial's id, and every member keeps its own directory and files.
+Early stopping (``resources: {early_stopping: asha}``, exploration only) needs ``pack: 1``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from ganbench.suite.schema import Suite
+from ganbench.suite.expand import Trial, expand
+from ganbench.registry import GanbenchError
+from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_checkpoint, read_summary, \
+    record_failure, trial_dir, write_trial_config, write_trials_csv
+from ganbench.execution.storage import Storage, harvest, open_storage
+
+
+def penalty_through_batch_norm(t: Trial, arch) -> str | None:
+    """A gradient penalty (gp, dragan) on a D with batch norm: the penalty's gradient of one sample's output then
+    depends on the rest of its batch, which per-sample penalties assume it does not. Allowed (it is compare_gan's
+    DRAGAN default), but said: on digits, DRAGAN at lambda 10 with BN in D scored FID 253 to 377 (noise images: 455)
+    where the same GAN without BN scored 3 to 10 (suites/dragan.yaml, results/README.md)."""
+    if t.penalty in ("gp", "dragan") and arch.d_norm == "batch":
+        return (f"gans entry {t.gan!r}: the {t.penalty} penalty's gradients pass through batch norm in D, which "
+                "couples the samples of a batch; on digits DRAGAN with BN in D stays in the noise band (see "
+                "results/README.md, DRAGAN); d_norm: none or layer avoids it")
+    return None
+
+
+def preflight(trials: list[Trial]) -> None:
+    """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
+    from ganbench.datasets import dataset_info
+    from ganbench.zoo.models import build_models
+    from ganbench.suite.plan import arch_options, check_trial
+
+    seen, warned = set(), set()
+    for t in trials:
+        check_trial(t)
+        hp = t.hp
+        arch = arch_options(t)
+        warning = penalty_through_batch_norm(t, arch)
+        if warning and t.gan not in warned:
+            warned.add(t.gan)
+            print(f"ganbench: warning: {warning}", file=sys.stderr)
+        info = dataset_info(t.dataset, t.dataset_options)
+        key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build_models(t.architecture, info.shape, hp.z_dim, arch,
+                         num_classes=info.num_classes if hp.conditioning != "none" else None)
+        except GanbenchError as err:
+            raise GanbenchError(f"gans entry {t.gan!r} x architecture {t.architecture!r} on {t.dataset!r}: {err}") \
+                from None
+
+
+def _protocol_key(t: Trial) -> tuple:
+    e = t.eval
+    return t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, e.n_samples, e.n_real, e.metrics
+
+
+def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[dict]]:
+    """Train/load extractors and compute reference statistics once, in the driver, before trials start. Returns,
+    per evaluation protocol, the cache files its trials read (``reference_files``)."""
+    from ganbench.datasets import dataset_info
+    from ganbench.evaluation.evaluator import Evaluator
+
+    files: dict[tuple, list[dict]] = {}
+    for t in trials:
+        key = _protocol_key(t)
+        if key in files:
+            continue
+        e = t.eval
+        info = dataset_info(t.dataset, t.dataset_options)
+        files[key] = reference_files(Evaluator(t.dataset, t.dataset_options, info, list(e.metrics), e.extractor,
+                                               e.n_samples, e.n_real, data_dir=data_dir))
+    return files
+
+
+def reference_files(evaluator) -> list[dict]:
+    """The files an evaluator reads from the cache (reference statistics, nearest-neighbour distances, extractor
+    weights), with their SHA-256: what a node must hold before a trial scores there (ganbench.execution.trainable)."""
+    from ganbench.evaluation.extractors import cache_dir, classifier_path, inception_weights_path
+    from ganbench.execution.trainable import file_sha256
+
+    refs = evaluator.references
+    found = [("cache", key.path()) for key in refs.values()]
+    if "train" in refs:
+        found += [("cache", refs[s].nn_path(refs["train"])) for s in ("val", "test")]
+    name = evaluator.extractor.name if evaluator.extractor is not None else None
+    if name == "classifier":
+        found.append(("cache", classifier_path(evaluator.dataset, evaluator.options)))
+    elif name == "inception":
+        found.append(("inception", inception_weights_path()))
+    out = []
+    for kind, path in found:
+        if Path(path).is_file():
+            rel = Path(path).relative_to(cache_dir()).as_posix() if kind == "cache" else Path(path).name
+            out.append({"kind": kind, "rel": rel, "source": str(Path(path).resolve()),
+                        "sha256": file_sha256(Path(path))})
+    return out
+
+
+def resume_step(results: Path, trial: Trial) -> int:
+    """The D step a trial's ``running`` checkpoint is at (0 when it has none): members of a pack resume together."""
+    from ganbench.training.loop import read_checkpoint
+
+    ck = read_checkpoint(trial_dir(results, trial.id) / "checkpoint.pt", trial)
+    return ck["counters"]["d_steps"] if ck is not None and ck["status"] == "running" else 0
+
+
+def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
+    """Group trials into packs of at most ``size``: members share everything but seed, search sample and
+    elementwise optimiser settings, and resume from the same D step. Order follows the suite's expansion."""
+    if size <= 1:
+        return [[t] for t in trials]
+    groups: dict[tuple, list[Trial]] = {}
+    for t in trials:
+        key = (t.pack_key(), resume_step(results, t) if results is not None else 0)
+        groups.setdefault(key, []).append(t)
+    return [members[i:i + size] for members in groups.values() for i in range(0, len(members), size)]
+
+
+def checkpoint_d_steps(results: Path, trial_id: str) -> int:
+    """The D step of a trial's ``running`` checkpoint in a results directory, for any trial id (0 if none)."""
+    ck, _ = read_checkpoint(trial_dir(results, trial_id) / "checkpoint.pt")
+    if not ck or ck.get("status") != "running" or ck.get("trial_id") != trial_id:
+        return 0
+    return int((ck.get("counters") or {}).get("d_steps") or 0)
+
+
+def seed_files(results: Path, pack: list[Trial], resumed: dict[str, int]) -> list[dict]:
+    """The driver's files a pack resumes from (its members' running checkpoints and histories), shipped to the
+    pack's node (ganbench.execution.trainable.restore)."""
+    out = []
+    for t in pack:
+        if resumed.get(t.id):
+            for name in ("checkpoint.pt", "metrics.jsonl"):
+                path = trial_dir(results, t.id) / name
+                if path.is_file():
+                    out.append({"rel": f"trials/{t.id}/{name}", "source": str(path)})
+    return out
+
+
+def early_stopping(suite: Suite, trials: list[Trial], source: Optional[Path] = None):
+    """Tune's ASHA scheduler on the primary validation metric when the suite asks for it (None otherwise);
+    GanbenchError naming the suite file when its trials cannot be ranked on one score."""
+    spec = suite.resources.early_stopping
+    if spec is None:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    from ganbench.training.loop import expected_d_steps
+
+    where = f"{source}: resources.early_stopping" if source else "resources.early_stopping"
+    protocols = {(t.dataset, json.dumps(t.dataset_options, sort_keys=True), t.eval.primary, t.eval.every_d_steps,
+                  t.eval.every_g_steps) for t in trials}
+    if len(protocols) > 1:
+        names = ", ".join(sorted({p[0] for p in protocols}))
+        raise GanbenchError(f"{where}: ASHA ranks every trial on one score, so the suite needs one dataset and one "
+                            f"evaluation protocol; this one has {len(protocols)} ({names}): one suite per dataset")
+    expected = [expected_d_steps(t) for t in trials]
+    if None in expected:
+        raise GanbenchError(f"{where}: needs a budget in d_steps, g_steps or images (its rungs are D steps); this "
+                            f"suite's budget is in {trials[0].budget_unit}")
+    e = trials[0].eval
+    if not (e.every_d_steps or e.every_g_steps):
+        raise GanbenchError(f"{where}: needs evaluation points (eval.every_d_steps or eval.every_g_steps): it "
+                            f"decides on validation scores")
+    every = e.every_d_steps or e.every_g_steps * min(t.hp.n_disc for t in trials)
+    return ASHAScheduler(time_attr="eval_d_steps", metric="score", mode="max", max_t=max(expected),
+                         grace_period=spec.grace_evals * every, reduction_factor=spec.reduction_factor,
+                         stop_last_trials=False)
+
+
+def run_options(suite: Suite):
+    from ganbench.training.loop import RunOptions
+
+    r = suite.resources
+    return RunOptions(checkpoint_every_d_steps=r.checkpoint_every_d_steps, amp=r.amp, channels_last=r.channels_last,
+                      compile=r.compile, logging=suite.logging.model_dump())
+
+
+def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
+    """Connect to ``address`` or start an embedded Ray on loopback. Returns True if this call started Ray."""
+    if not address:
+        # Ray reads this at import: with it, every Ray process of a local instance listens on 127.0.0.1 only.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's quiet legacy console output (verbose=0)
+    # no result.json/progress.csv/TensorBoard copies of every report in storage: metrics.jsonl is the record
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    import ray
+
+    if ray.is_initialized():
+        return False
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    if address:
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({err})") from None
+        return True
+    from ray._private import ray_constants
+
+    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
+        ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the variable was set: same effect
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+    return True
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where and how Tune runs the packs (command-line options; none changes what a trial computes)."""
+
+    address: Optional[str] = None
+    max_concurrent: Optional[int] = None
+    num_cpus: Optional[int] = None
+    max_failures: Optional[int] = None  # None: the suite's resources.max_failures
+    progress_bar: bool = False
+
+
+def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_concurrent: Optional[int] = None,
+              log: Callable[[str], None] = print, num_cpus: Optional[int] = None, suite_path: Optional[Path] = None,
+              max_trials: Optional[int] = None, storage: Optional[str] = None, max_failures: Optional[int] = None,
+              progress_bar: bool = False) -> dict:
+    """Run every trial of ``suite`` not already finished in ``results``; returns this suite's counts by status."""
+    from ganbench.evaluation.baselines import write_baselines
+    from ganbench.environment import collect_environment
+    from ganbench.suite.expand import MAX_TRIALS
+
+    launch = Launch(address, max_concurrent, num_cpus, max_failures, progress_bar)
+    results = Path(results).resolve()
+    data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+    from ganbench.training.sinks import check_sinks
+
+    trials = expand(suite, max_trials=max_trials or MAX_TRIALS)
+    preflight(trials)
+    check_sinks(suite.logging, str(suite_path or suite.name))
+    scheduler = early_stopping(suite, trials, suite_path)
+    store = open_storage(storage, results)
+    harvest(store, suite.name, results, lambda tid: checkpoint_d_steps(results, tid), log)
+    done = finished_ids(results, also=("stopped",) if scheduler else ())
+    todo = [t for t in trials if t.id not in done]
+    log(f"suite {suite.name}: {len(trials)} trials, {len(trials) - len(todo)} already finished in {results}, "
+        f"{len(todo)} to run")
+    if todo:
+        files = prepare_references(todo, data_dir)
+        write_baselines(results, trials, data_dir=data_dir)
+        atomic_write_json(results / "environment.json", collect_environment(suite_path))
+        for t in todo:
+            write_trial_config(results, t)
+        resumed = {t.id: resume_step(results, t) for t in todo}
+        if any(resumed.values()):
+            log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
+        packs = make_packs(todo, suite.resources.pack, results)
+        if suite.resources.pack > 1:
+            log(f"{len(todo)} trials in {len(packs)} packs of at most {suite.resources.pack}")
+        if address and store.default:
+            log(f"note: Tune's storage is {store.path}; nodes that cannot reach it need --storage (a shared path "
+                f"or an object store URI)")
+        _fit(packs, suite, results, data_dir, files, resumed, store, launch, scheduler, log)
+    csv = write_trials_csv(results)
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    ours = frame[frame.trial_id.isin({t.id for t in trials})]
+    counts = ours.status.value_counts().to_dict()
+    others = len(frame) - len(ours)
+    log(f"wrote {csv}: this suite's {len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + (f"; {others} other trials in the directory" if others else ""))
+    return counts
+
+
+def _dirname(tune_trial) -> str:
+    pack = tune_trial.config["job"]["pack"]
+    first = Trial.from_dict(pack[0]).id
+    return f"trial_{first}" if len(pack) == 1 else f"pack{len(pack)}_{first}"
+
+
+def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch: Launch, scheduler, log) -> None:
+    import ray
+    from ray import tune
+
+    from ganbench.execution.monitor import make_monitor
+    from ganbench.execution.trainable import pack_trainable
+
+    started = start_ray(launch.address, launch.num_cpus)
+    try:
+        res = suite.resources
+        max_failures = res.max_failures if launch.max_failures is None else launch.max_failures
+        common = {"driver_node": ray.get_runtime_context().get_node_id(), "data_dir": data_dir, "cpus": res.cpu,
+                  "options": run_options(suite)}
+        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[_protocol_key(p[0])],
+                 "seed": seed_files(results, p, resumed)} for p in packs]
+        monitor = make_monitor([t for p in packs for t in p], resumed, results, log, launch.progress_bar,
+                               "asha" if scheduler else None, max_failures)
+        name = store.run_name(suite.name)
+        tuner = tune.Tuner(
+            tune.with_resources(pack_trainable, {"cpu": res.cpu, "gpu": res.gpu}),
+            param_space={"job": tune.grid_search(jobs), "common": common},
+            # every pack asks for the same resources, so a finished pack's worker takes the next one: no new
+            # process (and no torch import) per pack
+            tune_config=tune.TuneConfig(max_concurrent_trials=launch.max_concurrent, trial_dirname_creator=_dirname,
+                                        scheduler=scheduler, reuse_actors=True),
+            run_config=tune.RunConfig(
+                name=name, storage_path=store.path, storage_filesystem=store.fs, verbose=0,
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                sync_config=tune.SyncConfig(sync_artifacts=False), callbacks=[monitor]))
+        # Tune's result.json/progress.csv loggers are off (metrics.jsonl is the record): say nothing of their absence
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+        grid = tuner.fit()
+        for r in grid:  # a pack Tune could not even start or report: its unfinished members are failed
+            if r.error is None:
+                continue
+            for d in r.config["job"]["pack"]:
+                tid = Trial.from_dict(d).id
+                if (read_summary(results, tid) or {}).get("status") not in TERMINAL + ("failed", "stopped"):
+                    record_failure(results, tid, f"{type(r.error).__name__}: {r.error}")
+        if monitor.gather_errors:
+            log(f"note: {len(monitor.gather_errors)} checkpoints could not be gathered (first: "
+                f"{monitor.gather_errors[0]}); they stay in {store.label}, and the next run gathers them")
+        else:
+            try:
+                store.remove(f"{store.path}/{name}")
+            except OSError as err:
+                log(f"note: could not remove this run's copy in {store.label} ({err})")
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,138 @@
+"""A trial's plan: what one trial trains and how it is scored, typed, and the checks that need the registries.
+
+``Trial`` is what expansion produces and what the trainer consumes (it travels to Ray workers as a dict). Its id is
+a hash of its identity (everything but the suite's name and the display-only ``searched``), so a trial keeps its id
+across runs, resources and packing. ``trial.hp`` gives the hyperparameters typed (``HParams``); ``trial.eval`` is an
+``EvalSettings``. ``check_trial`` and ``arch_options`` live here, next to expansion, so that validating a suite
+never imports the trainer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
+from typing import Any, Optional
+
+from ganbench.suite.schema import HParams
+from ganbench.registry import GanbenchError
+
+BCE_LOSSES = ("ns", "mm")
+# hyperparameters that act elementwise in the optimiser: trials differing only in these (and the seed) can be
+# trained as one pack (ganbench.training.members)
+# hyperparameters added after trial ids were first published, with their defaults: left out of a trial's identity at
+# that default, so the ids of earlier trials do not move (a new field belongs here when its default keeps old behaviour)
+LATER_HPARAMS = {"reuse_z": False, "bn_style": "torch", "pac": 1}
+PACKABLE_HPARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "beta1_g", "beta1_d", "beta2_g", "beta2_d")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How a trial is scored: when (every D or G steps), on how many samples, with which metrics and extractor."""
+
+    every_d_steps: Optional[int]
+    every_g_steps: Optional[int]
+    n_samples: int
+    n_real: Optional[int]
+    metrics: tuple[str, ...]
+    extractor: Optional[str]
+    primary: str
+    patience: Optional[int] = None  # stop after this many evaluations without improvement (exploration suites)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvalSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known}, "metrics": tuple(d["metrics"])})
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "metrics": list(self.metrics)}
+
+
+@dataclass(frozen=True)
+class Trial:
+    suite: str
+    dataset: str
+    gan: str  # the suite's name for the entry
+    variant: str  # the registered preset
+    loss: str
+    penalty: str
+    architecture: str
+    seed: int
+    sample: int  # index of the search sample
+    hparams: dict  # every HParams field, resolved
+    budget_unit: str  # d_steps | g_steps | images | seconds | flops
+    budget_steps: int  # the budget, in budget_unit
+    eval: EvalSettings
+    dataset_options: dict = field(default_factory=dict)
+    loss_options: dict = field(default_factory=dict)
+    penalty_options: dict = field(default_factory=dict)
+    searched: tuple = ()  # names of the searched hyperparameters (for display; not part of the identity)
+
+    def identity(self) -> dict:
+        d = asdict(self)
+        d.pop("suite")
+        d.pop("searched")
+        d["hparams"] = {k: v for k, v in d["hparams"].items() if not (k in LATER_HPARAMS and v == LATER_HPARAMS[k])}
+        if d["eval"].get("patience") is None:  # added later: absent from the ids of trials without it
+            d["eval"].pop("patience", None)
+        return d
+
+    @property
+    def id(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @cached_property
+    def hp(self) -> HParams:
+        return HParams(**self.hparams)
+
+    def pack_key(self) -> str:
+        """Trials with the same key can be trained as one pack: they differ at most in the seed, the search sample
+        and optimiser settings that act elementwise (learning rates, Adam betas)."""
+        d = self.identity()
+        for k in ("seed", "sample"):
+            d.pop(k)
+        d["hparams"] = {k: v for k, v in d["hparams"].items() if k not in PACKABLE_HPARAMS}
+        return json.dumps(d, sort_keys=True, default=str)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["eval"] = self.eval.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Trial":
+        ev = d["eval"] if isinstance(d["eval"], EvalSettings) else EvalSettings.from_dict(d["eval"])
+        return cls(**{**d, "eval": ev, "searched": tuple(d.get("searched", ()))})
+
+    def describe(self) -> str:
+        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items() if k in self.searched)
+        return (f"{self.id}  {self.dataset:<10} {self.gan:<10} {self.architecture:<8} seed={self.seed} "
+                f"sample={self.sample} {self.budget_unit}={self.budget_steps}" + (f"  {searched}" if searched else ""))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def arch_options(trial: Trial):
+    """The architecture options of a trial: its hyperparameters (``ARCH_HPARAMS``: normalisation, width, conditioning,
+    PacGAN's ``pac``, ``bn_style``), plus what its loss needs of D (an autoencoder for BEGAN)."""
+    from ganbench.zoo.losses import LOSSES
+    from ganbench.zoo.models import ArchOptions
+
+    return ArchOptions.from_hparams(trial.hparams, getattr(LOSSES.get(trial.loss), "d_output", "logit"))
+
+
+def check_trial(trial: Trial) -> None:
+    """Cross-field checks that need the registries (run at validation time and again in the trial)."""
+    from ganbench.datasets import dataset_info
+
+    hp = trial.hp
+    if (hp.label_smoothing or hp.label_flip) and trial.loss not in BCE_LOSSES:
+        raise GanbenchError(f"trial {trial.gan}: label_smoothing and label_flip apply to the BCE losses "
+                            f"({', '.join(BCE_LOSSES)}), not to {trial.loss!r}")
+    info = dataset_info(trial.dataset, trial.dataset_options)
+    if hp.conditioning != "none" and not info.num_classes:
+        raise GanbenchError(f"trial {trial.gan}: conditioning={hp.conditioning} needs a labelled dataset; "
+                            f"{trial.dataset!r} has no labels")

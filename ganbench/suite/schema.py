@@ -1,0 +1,431 @@
+"""Suite files: load (safe YAML), validate (one model per level, unknown keys are errors) and describe.
+
+Every error names the file (or the ``--set`` item) and the field path, e.g.
+``suites/x.yaml: hparams: unknown hyperparameter 'lrr' (did you mean 'lr'?); allowed: ...``.
+Precedence of hyperparameters, lowest first: ``HParams`` defaults < the GAN variant's preset < suite ``hparams`` <
+the architecture entry's ``hparams`` < the GAN entry's ``hparams`` < command-line ``--set``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import typing
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ganbench.registry import GanbenchError, unknown_name
+from ganbench.suite.searchspace import looks_like_expression, parse_expression
+from ganbench.suite.file import apply_override, describe, label_for, read_yaml, validation_message
+
+
+def _numeric(annotation) -> bool:
+    """int, float or Optional of them (the fields where pydantic would read true as 1)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return annotation in (int, float) or (typing.get_origin(annotation) is not list and bool(args)
+                                          and all(a in (int, float) for a in args))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info):
+        """YAML reads ``yes``/``true`` as booleans, which pydantic would take as 1: refuse them where no boolean is
+        expected (also inside a list, e.g. ``seeds: [true]``)."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if typing.get_origin(annotation) is list and isinstance(value, list):
+            annotation, value_items = typing.get_args(annotation)[0], value
+        else:
+            value_items = [value]
+        if _numeric(annotation) and any(isinstance(v, bool) for v in value_items):
+            raise ValueError("a boolean is not a number")
+        return value
+
+
+class HParams(Strict):
+    """Every hyperparameter a trial can set; units live in the names."""
+
+    batch_size: int = Field(64, ge=1)
+    z_dim: int = Field(64, ge=1)
+    z_dist: Literal["normal", "uniform"] = "normal"  # uniform = U(-1, 1), as in Lucic et al.
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    lr: float = Field(2e-4, gt=0)
+    lr_g: Optional[float] = Field(None, gt=0)  # separate learning rates (TTUR); default: lr
+    lr_d: Optional[float] = Field(None, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    beta1_g: Optional[float] = Field(None, ge=0, lt=1)  # per-network Adam betas; default: beta1 / beta2
+    beta1_d: Optional[float] = Field(None, ge=0, lt=1)
+    beta2_g: Optional[float] = Field(None, ge=0, lt=1)
+    beta2_d: Optional[float] = Field(None, ge=0, lt=1)
+    n_disc: int = Field(1, ge=1)  # D steps per G step
+    d_warmup_steps: int = Field(0, ge=0)  # D steps before G is first updated (counted in the D-step budget)
+    penalty_weight: float = Field(0.0, ge=0)  # the trainer adds penalty_weight * penalty
+    clip: Optional[float] = Field(None, gt=0)  # WGAN weight clipping to [-clip, clip]
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)  # one-sided: real target 1 - s (BCE losses only)
+    label_flip: float = Field(0.0, ge=0, lt=0.5)  # probability of flipping a D target (BCE losses only)
+    instance_noise: float = Field(0.0, ge=0)  # std of Gaussian noise on D inputs, annealed linearly to 0
+    began_gamma: float = Field(0.75, ge=0, le=1)  # BEGAN diversity ratio gamma = E[L(G(z))] / E[L(x)]
+    began_lambda_k: float = Field(1e-3, ge=0)  # BEGAN learning rate of the balance term k
+    began_k_clip: bool = False  # clip k to [0, 1] as in the BEGAN paper; compare_gan does not
+    reuse_z: bool = False  # the G step reuses the z of the D step before it (compare_gan v1, all but WGAN-GP)
+    # architecture options (see ganbench.zoo.models.ArchOptions)
+    d_norm: Literal["none", "batch", "layer", "spectral"] = "none"
+    g_norm: Literal["none", "batch"] = "batch"
+    activation: Literal["lrelu", "relu"] = "lrelu"
+    downsample: Literal["stride", "avgpool"] = "stride"
+    width: int = Field(64, ge=1)
+    conditioning: Literal["none", "concat", "projection"] = "none"
+    bn_style: Literal["torch", "compare_gan"] = "torch"  # batch norm: PyTorch's, or decay 0.999 / eps 1e-3 / scale 1
+    pac: int = Field(1, ge=1)  # PacGAN packing: D judges pac samples at once; the trainer draws batch_size * pac
+
+
+HPARAM_NAMES = tuple(HParams.model_fields)
+
+
+class DatasetSpec(Strict):
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    extractor: Optional[str] = None  # feature extractor for this dataset (wins over eval.extractor)
+
+
+class GanSpec(Strict):
+    name: str
+    preset: Optional[str] = None  # the registered variant this entry configures; default: name
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    loss_options: dict[str, Any] = Field(default_factory=dict)  # e.g. {form: compare_gan} for ls
+    penalty_options: dict[str, Any] = Field(default_factory=dict)  # e.g. {form: standard} for dragan
+
+    @property
+    def variant(self) -> str:
+        return self.preset or self.name
+
+
+class ArchSpec(Strict):
+    name: str
+    hparams: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchSpec(Strict):
+    num_samples: int = Field(1, ge=1)  # random draws per dataset x variant x architecture (when any is random)
+    seed: int = 0
+    first: Literal["random", "defaults"] = "random"  # defaults: sample 0 is the variant's default configuration
+    paired: bool = True  # variants share the draws of a hyperparameter searched over the same distribution
+
+
+class BudgetSpec(Strict):
+    """A trial's budget, in exactly one unit: D steps (compare_gan's "steps"), G steps, real images seen by D,
+    training seconds (not reproducible: depends on the machine), or FLOPs (matmuls and convolutions of D and G
+    steps, penalties' double backward included, counted per trial)."""
+
+    d_steps: Optional[int] = Field(None, ge=1)
+    g_steps: Optional[int] = Field(None, ge=1)
+    images: Optional[int] = Field(None, ge=1)
+    seconds: Optional[float] = Field(None, gt=0)
+    flops: Optional[float] = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_unit(self):
+        given = [u for u in BUDGET_UNITS if getattr(self, u) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(BUDGET_UNITS)}")
+        return self
+
+    @property
+    def unit(self) -> str:
+        return next(u for u in BUDGET_UNITS if getattr(self, u) is not None)
+
+    @property
+    def steps(self) -> int | float:
+        value = getattr(self, self.unit)
+        return int(value) if self.unit == "flops" else value
+
+
+BUDGET_UNITS = ("d_steps", "g_steps", "images", "seconds", "flops")
+
+
+class EvalSpec(Strict):
+    every_d_steps: Optional[int] = Field(None, ge=1)
+    every_g_steps: Optional[int] = Field(None, ge=1)
+    n_samples: int = Field(2500, ge=2)  # generated samples scored at each evaluation
+    n_real: Optional[int] = Field(None, ge=2)  # real samples for reference statistics; default: min(n_samples, split)
+    metrics: Optional[list[str]] = None  # default: the dataset's
+    extractor: Optional[str] = None  # default: the dataset's
+    primary: Optional[str] = None  # metric that picks the best checkpoint; default: the dataset's
+    # exploration only: stop a trial once this many evaluations in a row bring no better validation score. Off in
+    # comparison suites: it changes the compute each variant gets (the report compares the compute actually used)
+    patience: Optional[int] = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_every(self):
+        if self.every_d_steps is not None and self.every_g_steps is not None:
+            raise ValueError("give at most one of every_d_steps or every_g_steps")
+        return self
+
+
+class EarlyStoppingSpec(Strict):
+    """Tune's ASHA scheduler on the primary validation metric, for exploration only: a comparison must not cut trials
+    on a noisy score, so the default is every trial to its full budget."""
+
+    scheduler: Literal["asha"] = "asha"
+    grace_evals: int = Field(1, ge=1)  # evaluation points every trial gets before it can be stopped
+    reduction_factor: float = Field(3.0, gt=1)  # ASHA keeps the best 1/reduction_factor at each rung
+
+
+class ResourcesSpec(Strict):
+    """How trials run, never what they compute (not part of a trial's identity)."""
+
+    cpu: float = Field(1.0, gt=0)  # per Ray Tune trial (a pack of trials when pack > 1)
+    gpu: float = Field(0.0, ge=0)
+    pack: int = Field(1, ge=1, le=1024)  # trials trained as one network (same config but seed/lr/betas)
+    checkpoint_every_d_steps: Optional[int] = Field(None, ge=1)  # default: about a tenth of the budget
+    amp: Optional[Literal["bf16"]] = None  # mixed precision on CUDA
+    channels_last: bool = False  # channels-last convolutions on CUDA (single trials)
+    compile: bool = False  # torch.compile the networks of single trials
+    max_failures: int = Field(3, ge=0)  # Tune restarts of a pack lost to a node or worker failure
+    early_stopping: Optional[EarlyStoppingSpec] = None  # off: every trial runs to its full budget
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _bare_scheduler(cls, value):
+        return {"scheduler": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _early_stopping_single_trials(self):
+        if self.early_stopping is not None and self.pack > 1:
+            raise ValueError("early_stopping needs pack: 1 (a Tune trial is a whole pack; ASHA would stop every "
+                             "member on the first member's score)")
+        return self
+
+
+class LoggingSpec(Strict):
+    """Where each trial's evaluation points are also sent (optional extras, never required; not part of a trial's
+    identity). TensorBoard: scalars and sample images under ``trials/<id>/tensorboard/``; MLflow: one run per trial
+    in the experiment named after the suite (``mlflow_tracking_uri``, else $MLFLOW_TRACKING_URI, else a file store
+    ``<results>/mlruns``). See ganbench/training/sinks.py."""
+
+    tensorboard: bool = False
+    mlflow: bool = False
+    mlflow_tracking_uri: Optional[str] = None
+    images: bool = True  # sample grids (images) or scatter figures (2D toys) at every evaluation point
+
+
+def _listify(value):
+    """Entries may be bare names: ``[ns, wgan-gp]`` means ``[{name: ns}, {name: wgan-gp}]``."""
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class Suite(Strict):
+    name: str
+    description: str = ""
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    gans: list[GanSpec] = Field(min_length=1)
+    architectures: list[ArchSpec] = Field(min_length=1)
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec = SearchSpec()
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    budget: BudgetSpec
+    eval: EvalSpec = EvalSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    logging: LoggingSpec = LoggingSpec()
+    data_dir: Optional[str] = None
+
+    @field_validator("datasets", "gans", "architectures", mode="before")
+    @classmethod
+    def _names(cls, value):
+        return _listify(value)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError("use letters, digits, '_', '.' and '-' (it names the results directory)")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self):
+        for field in ("datasets", "gans", "architectures"):
+            names = [e.name for e in getattr(self, field)]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"{field}: duplicate name(s) {sorted(dup)}; give repeated presets their own name")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: duplicate seeds")
+        return self
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def check_hparams_block(block: Any, where: str) -> None:
+    """Validate one hyperparameter block (literals, YAML-list grids, distribution expressions) on its own, so an
+    error names the block it comes from."""
+    if not isinstance(block, dict):
+        raise GanbenchError(f"{where}: expected a mapping of hyperparameters, got {type(block).__name__}")
+    for key, value in block.items():
+        path = f"{where}.{key}"
+        if key not in HParams.model_fields:
+            raise GanbenchError(f"{where}: {unknown_name('hyperparameter', key, HPARAM_NAMES)}")
+        if isinstance(value, list):
+            if not value:
+                raise GanbenchError(f"{path}: an empty grid")
+            candidates = value
+        elif looks_like_expression(value):
+            dist = parse_expression(value, path)
+            candidates = _support_ends(dist)
+        else:
+            candidates = [value]
+        for candidate in candidates:
+            try:
+                HParams(**{key: candidate})
+            except ValidationError as err:
+                raise GanbenchError(f"{path}: {describe(err.errors()[0], HParams).split(': ', 1)[-1]}") from None
+
+
+def _support_ends(dist) -> list:
+    """The values a distribution can take that bound its support: choice's options, randint's lo and hi - 1, and
+    lo and the largest float below hi for the half-open uniform and loguniform (uniform(0, 1) for beta1 < 1)."""
+    if dist.kind == "choice":
+        return list(dist.args[0])
+    lo, hi = dist.args
+    if dist.kind == "randint":
+        return [lo, hi - 1]
+    return [lo, math.nextafter(hi, lo)]
+
+
+def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
+    """Load and validate a suite file. ``overrides`` are ``key=value`` strings (``--set``) applied to hparams
+    (``lr=1e-4``) or to fields (``budget.d_steps=200``), values parsed as YAML; a mistake in one is blamed on it."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if raw is None:
+        raise GanbenchError(f"{path}: the file is empty; a suite file is a YAML mapping (name, datasets, gans, "
+                            f"architectures, budget, ...)")
+    if not isinstance(raw, dict):
+        raise GanbenchError(f"{path}: a suite file is a YAML mapping (name, datasets, gans, architectures, budget, "
+                            f"...), not a {type(raw).__name__}")
+    for key in raw:
+        if not isinstance(key, str):
+            raise GanbenchError(f"{path}: {unknown_name('field', key, Suite.model_fields)}")
+    blame: dict[str, str] = {}
+    for item in overrides or []:
+        set_path = apply_override(raw, item, Suite, HParams)
+        blame[set_path] = item
+        if set_path.startswith("hparams."):
+            check_hparams_block({set_path.split(".", 1)[1]: raw["hparams"][set_path.split(".", 1)[1]]},
+                                f"--set {item}: hparams")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as err:
+        raise GanbenchError(validation_message(str(path), err, Suite, blame)) from None
+    check_names(suite, str(path), blame)
+    check_resources(suite, str(path), blame)
+    return suite
+
+
+def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
+    """Check every registered name and hyperparameter block of a suite (imports the plug-in registries)."""
+    from ganbench import datasets, evaluation
+    from ganbench.evaluation.extractors import EXTRACTORS
+    from ganbench.zoo import models, variants
+
+    def at(field: str) -> str:
+        return f"{label_for(field, source, blame)}: {field}"
+
+    for i, d in enumerate(suite.datasets):
+        _named(datasets.DATASETS, d.name, at(f"datasets[{i}].name"))
+        datasets.DATASETS.get(d.name).check_options(d.options, at(f"datasets[{i}].options"))
+        if d.extractor is not None:
+            _named(EXTRACTORS, d.extractor, at(f"datasets[{i}].extractor"))
+    for i, g in enumerate(suite.gans):
+        _named(variants.VARIANTS, g.variant, at(f"gans[{i}].{'preset' if g.preset else 'name'}"))
+        check_hparams_block(g.hparams, at(f"gans[{i}].hparams"))
+        _check_options(g, variants.VARIANTS.get(g.variant), at(f"gans[{i}]"))
+    for i, a in enumerate(suite.architectures):
+        _named(models.ARCHITECTURES, a.name, at(f"architectures[{i}].name"))
+        check_hparams_block(a.hparams, at(f"architectures[{i}].hparams"))
+    check_hparams_block(suite.hparams, at("hparams"))
+    kinds = set()
+    for i, d in enumerate(suite.datasets):
+        try:
+            kinds.add(datasets.dataset_info(d.name, d.options).kind)
+        except GanbenchError as err:  # e.g. an imagefolder whose path is not a folder
+            raise GanbenchError(f"{at(f'datasets[{i}]')}: {err}") from None
+    for m in suite.eval.metrics or []:
+        _named(evaluation.METRICS, m, at("eval.metrics"))
+        if not any(evaluation.METRICS.get(m).fits(k) for k in kinds):
+            raise GanbenchError(f"{at('eval.metrics')}: {m!r} scores {evaluation.METRICS.get(m).kind} datasets and "
+                                f"this suite has none (its datasets: {', '.join(d.name for d in suite.datasets)})")
+    if suite.eval.primary is not None:
+        outputs = {o for m in evaluation.METRICS.names() for o in evaluation.METRICS.get(m).outputs}
+        if suite.eval.primary not in outputs:
+            msg = unknown_name("metric value", suite.eval.primary, sorted(outputs))
+            raise GanbenchError(f"{at('eval.primary')}: {msg}")
+    if suite.eval.extractor is not None:
+        _named(EXTRACTORS, suite.eval.extractor, at("eval.extractor"))
+
+
+def check_resources(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
+    """Per-trial resources any Ray can grant: a share of one GPU, or whole GPUs."""
+    gpu = suite.resources.gpu
+    if gpu > 1 and gpu != int(gpu):
+        raise GanbenchError(f"{label_for('resources.gpu', source, blame)}: resources.gpu: {gpu:g} GPUs per trial; "
+                            f"allowed: a fraction of one GPU (0.25 packs 4 trials on a GPU) or a whole number")
+
+
+def local_capacity() -> tuple[float, int]:
+    """(CPUs, GPUs) a local Ray started on this machine would offer."""
+    try:
+        from ray._private.utils import get_num_cpus  # Ray's own count (cgroup limits included)
+
+        cpus = float(get_num_cpus())
+    except Exception:  # Ray's private helper moved: the OS's count
+        cpus = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    import torch
+
+    return cpus, torch.cuda.device_count()
+
+
+def check_local_resources(suite: Suite, source: str, num_cpus: Optional[float] = None,
+                          capacity: Optional[tuple[float, int]] = None) -> None:
+    """Refuse per-trial resources that a local Ray on this machine can never grant (Tune would wait for them
+    forever). ``num_cpus``: the ``--num-cpus`` of the local Ray. Not for ``--address``: a cluster has its own."""
+    cpus, gpus = capacity if capacity is not None else local_capacity()
+    if num_cpus is not None:  # a local Ray offers what --num-cpus says
+        cpus = float(num_cpus)
+    res = suite.resources
+    if res.cpu > cpus:
+        raise GanbenchError(f"{source}: resources.cpu: {res.cpu:g} CPUs per trial, but the local Ray has {cpus:g}; "
+                            f"allowed: at most {cpus:g} here (or --address of a cluster with larger nodes)")
+    if res.gpu > gpus:
+        raise GanbenchError(f"{source}: resources.gpu: {res.gpu:g} GPUs per trial, but this machine has {gpus} "
+                            f"(torch sees {gpus} CUDA device{'s' if gpus != 1 else ''}); allowed: at most {gpus} here "
+                            f"(or --address of a cluster with GPUs)")
+
+
+def _check_options(gan: GanSpec, variant, where: str) -> None:
+    from ganbench.zoo.losses import get_loss
+    from ganbench.zoo.penalties import get_penalty
+
+    if variant.loss == "began":
+        if gan.loss_options:
+            raise GanbenchError(f"{where}.loss_options: BEGAN takes no loss options (its knobs are hyperparameters "
+                                f"began_gamma, began_lambda_k, began_k_clip)")
+        return
+    try:
+        get_loss(variant.loss, **{**variant.loss_options, **gan.loss_options})
+    except GanbenchError as err:
+        raise GanbenchError(f"{where}.loss_options: {err}") from None
+    try:
+        get_penalty(variant.penalty, **{**variant.penalty_options, **gan.penalty_options})
+    except GanbenchError as err:
+        raise GanbenchError(f"{where}.penalty_options: {err}") from None
+
+
+def _named(registry, name: str, where: str) -> None:
+    if name not in registry:
+        raise GanbenchError(f"{where}: {registry.unknown_message(name)}")
