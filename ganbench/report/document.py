@@ -1,5 +1,5 @@
 """A report as a list of blocks (headings, paragraphs, tables, figures), written out as Markdown, as one
-self-contained HTML file (figures embedded as base64 PNG, every string escaped) and tables as CSV and LaTeX.
+self-contained HTML file rendered from ``templates/report.html.j2`` by jinja2 with autoescaping (figures embedded as base64 PNG; inline marks by Python-Markdown with raw HTML off) and tables as CSV and LaTeX.
 
 Paragraph text may use ``**bold**``, ``*italic*`` and ```code``` marks; everything else in it, user strings
 included, is text.
@@ -7,13 +7,15 @@ included, is text.
 from __future__ import annotations
 
 import base64
-import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+import markdown
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from ganbench.results import atomic_write_text
 
@@ -35,21 +37,17 @@ def md_text(value) -> str:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
+    """A Markdown table, one line a row, cells as ``cell`` shows them (unpadded: pandas' writer, through tabulate,
+    pads every cell to its column's width, which changes every line a report has written so far)."""
     cols = list(frame.columns)
     lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(md_text(v) for v in row) + " |")
+    lines += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
-def html_table(frame: pd.DataFrame, caption: str = "") -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(cell(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(
-        f"<td class=\"{'num' if isinstance(v, (int, float, np.number)) else 'txt'}\">{esc(cell(v))}</td>" for v in row)
-        + "</tr>" for row in frame.itertuples(index=False))
-    cap = f"<caption>{_inline_html(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _table_block(frame: pd.DataFrame, caption: str) -> dict:
+    rows = [[(cell(v), isinstance(v, (int, float, np.number))) for v in row] for row in frame.itertuples(index=False)]
+    return {"kind": "table", "columns": [cell(c) for c in frame.columns], "rows": rows, "caption": caption}
 
 
 def latex_table(frame: pd.DataFrame, caption: str = "") -> str:
@@ -72,11 +70,26 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in re.sub(r"\*\*|`", "", text))
 
 
-def _inline_html(text: str) -> str:
-    out = html.escape(text)
-    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
-    out = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", out)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+def _markdown() -> markdown.Markdown:
+    """Python-Markdown with raw HTML switched off: a user's ``<script>`` is text, escaped like any other."""
+    md = markdown.Markdown()
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md
+
+
+_MD = _markdown()
+
+
+def _inline_html(text: str) -> Markup:
+    """A paragraph's inline marks (bold, italic, code) as HTML; everything else escaped."""
+    out = _MD.reset().convert(text)
+    return Markup(out.removeprefix("<p>").removesuffix("</p>"))
+
+
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("ganbench.report", "templates"),
+                                autoescape=jinja2.select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+_TEMPLATES.filters["inline"] = _inline_html
 
 
 @dataclass
@@ -120,26 +133,22 @@ class Document:
         return "\n".join(out)
 
     def to_html(self, root: Path) -> str:
-        """One file: CSS inline, figures as data: URIs, nothing fetched."""
-        parts = [f"<h1>{html.escape(self.title)}</h1>"]
+        """One file: CSS inline, figures as data: URIs, nothing fetched; the template escapes every string."""
+        blocks = []
         for block in self.blocks:
             kind = block[0]
             if kind == "heading":
-                parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
+                blocks.append({"kind": kind, "level": block[1], "text": block[2]})
             elif kind == "para":
-                parts.append(f"<p>{_inline_html(block[1])}</p>")
+                blocks.append({"kind": kind, "text": block[1]})
             elif kind == "bullets":
-                parts.append("<ul>" + "".join(f"<li>{_inline_html(b)}</li>" for b in block[1]) + "</ul>")
+                blocks.append({"kind": kind, "entries": block[1]})
             elif kind == "table":
-                parts.append(html_table(block[1], block[2]))
+                blocks.append(_table_block(block[1], block[2]))
             elif kind == "figure":
                 data = base64.b64encode((root / block[1]).read_bytes()).decode("ascii")
-                cap = f"<figcaption>{_inline_html(block[3])}</figcaption>" if block[3] else ""
-                parts.append(f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{html.escape(block[2])}\">"
-                             f"{cap}</figure>")
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(self.title)}</title><style>{CSS}</style></head><body>"
-                + "\n".join(parts) + "</body></html>\n")
+                blocks.append({"kind": kind, "data": data, "alt": block[2], "caption": block[3]})
+        return _TEMPLATES.get_template("report.html.j2").render(title=self.title, css=Markup(CSS), blocks=blocks)
 
     def write(self, out: Path) -> None:
         (out / "tables").mkdir(parents=True, exist_ok=True)
