@@ -221,3 +221,16 @@ def test_a_diverged_trial_keeps_its_last_good_metrics(tmp_path, monkeypatch):
     for name in ("mode_tv", "modes", "hq", "reverse_kl"):
         assert s[f"final_{name}"] == history[-1][name]
     assert s["best_d_steps"] in (5, 10, 15) and "best_mode_tv" in s
+
+
+def test_best_checkpoint_is_the_best_validation_point_and_its_value_is_recorded(tmp_path):
+    """Only the evaluation point with the best validation value of the primary metric may be the chosen checkpoint
+    (keeping the worst, or the last, fails here), and summary.json records that value as ``best_val_<primary>``."""
+    (trial,) = make_trials(tmp_path, budget="{d_steps: 60}", datasets="[digits]",
+                           eval_="{every_d_steps: 10, n_samples: 200}")
+    s = run_trial(trial, tmp_path / "t")
+    history = [json.loads(line) for line in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    values = {h["d_steps"]: h["fid"] for h in history}
+    assert len(set(values.values())) == len(values) == 6  # distinct values: one point alone is the best
+    best = min(values, key=values.get)
+    assert s["primary"] == "fid" and s["best_d_steps"] == best and s["best_val_fid"] == values[best]

@@ -448,6 +448,7 @@ class _Run:
                 self._write_checkpoint(k, final=True)
             summary = {
                 "trial_id": m.trial.id, "status": m.status, "primary": e.primary, "best_d_steps": m.best.d_steps,
+                f"best_val_{e.primary}": m.best.value,  # what chose the checkpoint (and the configuration)
                 **(m.used or self._used()), "stopped_early_at": m.stopped_at,
                 "flops_per_d_step": c.flops_per_d, "flops_per_g_step": c.flops_per_g,
                 "wall_seconds": round(c.prior_wall + time.perf_counter() - self.t_start, 3),
