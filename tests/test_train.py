@@ -225,7 +225,7 @@ def test_a_diverged_trial_keeps_its_last_good_metrics(tmp_path, monkeypatch):
 
 def test_best_checkpoint_is_the_best_validation_point_and_its_value_is_recorded(tmp_path):
     """Only the evaluation point with the best validation value of the primary metric may be the chosen checkpoint
-    (keeping the worst, or the last, fails here), and summary.json records that value as ``best_val_<primary>``."""
+    (keeping the worst fails here), and summary.json records that value as ``best_val_<primary>``."""
     (trial,) = make_trials(tmp_path, budget="{d_steps: 60}", datasets="[digits]",
                            eval_="{every_d_steps: 10, n_samples: 200}")
     s = run_trial(trial, tmp_path / "t")
