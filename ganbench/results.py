@@ -85,23 +85,6 @@ def suite_trials(results: Path, suite_name: str) -> dict[str, dict]:
     return out
 
 
-def read_checkpoint(path: Path) -> tuple[Optional[dict], Optional[str]]:
-    """(the checkpoint's contents, None) loaded with ``weights_only=True``; (None, why it cannot be used) for a
-    truncated, torn or foreign file, which means "start this trial over", never a crash; (None, None) if absent."""
-    path = Path(path)
-    if not path.is_file():
-        return None, None
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError... depending on the damage
-        return None, f"{path.name} cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0][:80]})"
-    if not isinstance(obj, dict):
-        return None, f"{path.name} holds a {type(obj).__name__}, not a checkpoint dictionary"
-    return obj, None
-
-
 def write_trial_config(results: Path, trial) -> None:
     atomic_write_json(trial_dir(results, trial.id) / "config.json", trial.to_dict())
 
@@ -126,14 +109,15 @@ def _flatten_row(config: dict, summary: dict) -> dict:
            "suite": config["suite"], "gan": config["gan"], "variant": config["variant"], "loss": config["loss"],
            "penalty": config["penalty"], "dataset": config["dataset"], "architecture": config["architecture"],
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
-           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config)}
+           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config),
+           "phase": config.get("phase") or "search", "analysis_margin": config.get("analysis_margin")}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
     for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
                 "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
         if key in summary:
             row[key] = summary[key]
     for key, value in sorted(summary.items()):
-        if key.startswith(("final_", "best_")) and key != "best_d_steps":
+        if key.startswith(("final_", "best_", "milestone_")) and key != "best_d_steps":
             row[key] = value
     prov = summary.get("provenance") or {}
     for metric, p in sorted(prov.items()):  # provenance columns: numbers of different protocol never share a column

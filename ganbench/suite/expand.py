@@ -21,12 +21,13 @@ import hashlib
 import itertools
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from ganbench.suite.schema import HParams, SearchSpec, Suite
+from ganbench.suite.schema import HParams, SearchSpec, Suite, milestone_of
 from ganbench.datasets import dataset_info
-from ganbench.suite.plan import EvalSettings, Trial
+from ganbench.suite.plan import EvalSettings, Trial, normal_penalties
 from ganbench.registry import GanbenchError
 from ganbench.suite.searchspace import Distribution, looks_like_expression, parse_expression
 from ganbench.zoo.variants import VARIANTS
@@ -131,6 +132,9 @@ def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
         fixed, grid, dists = resolve_space(blocks)
         eval_cfg = _resolve_eval(suite, info, ds.extractor)
         draws = draw_samples(suite.search, (ds.name, gan.name, arch.name), dists, search_defaults(blocks))
+        penalties = normal_penalties(gan.penalties if gan.penalties is not None else variant.penalties,
+                                     f"suite {suite.name!r}: gans entry {gan.name!r}: penalties")
+        penalty = "+".join(penalties) if penalties else variant.penalty
         grid_points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         for sample, (draw, point) in enumerate(itertools.product(draws, grid_points)):
             try:
@@ -140,10 +144,11 @@ def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
             for seed in suite.seeds:
                 trials.append(Trial(
                     suite=suite.name, dataset=ds.name, gan=gan.name, variant=variant.name, loss=variant.loss,
-                    penalty=variant.penalty, architecture=arch.name, seed=seed, sample=sample, hparams=hp,
+                    penalty=penalty, penalties=penalties, architecture=arch.name, seed=seed, sample=sample, hparams=hp,
                     budget_unit=suite.budget.unit, budget_steps=suite.budget.steps, eval=eval_cfg,
                     dataset_options=dict(ds.options), loss_options={**variant.loss_options, **gan.loss_options},
-                    penalty_options={**variant.penalty_options, **gan.penalty_options}, searched=tuple(sorted([*grid, *dists]))))
+                    penalty_options={**variant.penalty_options, **gan.penalty_options},
+                    searched=tuple(sorted([*grid, *dists])), analysis_margin=suite.analysis.margin.get(ds.name)))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise GanbenchError(f"suite {suite.name!r} expands to duplicate trials; check for repeated entries")
@@ -161,4 +166,23 @@ def _resolve_eval(suite: Suite, info, ds_extractor=None) -> EvalSettings:
     primary = e.primary if e.primary in outputs else info.primary
     return EvalSettings(every_d_steps=e.every_d_steps, every_g_steps=e.every_g_steps, n_samples=e.n_samples,
                         n_real=e.n_real, metrics=tuple(metrics), extractor=extractor, primary=primary,
-                        patience=e.patience)
+                        patience=e.patience, milestones=resolve_milestones(suite))
+
+
+def resolve_milestones(suite: Suite) -> tuple:
+    """The suite's ``analysis.milestones`` as sorted ((unit, value), ...): a fraction becomes a value in the
+    budget's unit; a milestone past the budget is dropped (the trial never gets there)."""
+    out = set()
+    for item in suite.analysis.milestones:
+        unit, value = milestone_of(item)
+        if unit is None:
+            unit, value = suite.budget.unit, value * suite.budget.steps
+        if unit == suite.budget.unit and value > suite.budget.steps:
+            continue
+        out.add((unit, float(value)))
+    return tuple(sorted(out))
+
+
+def confirm_trials(chosen: Trial, seeds: list[int]) -> list[Trial]:
+    """Phase 2: the chosen search trial's configuration on each of ``seeds`` (fresh seeds)."""
+    return [replace(chosen, seed=seed, phase="confirm") for seed in seeds]

@@ -17,7 +17,6 @@ from typing import Any, Optional
 from ganbench.suite.schema import HParams
 from ganbench.registry import GanbenchError
 
-BCE_LOSSES = ("ns", "mm")
 # hyperparameters that act elementwise in the optimiser: trials differing only in these (and the seed) can be
 # trained as one pack (ganbench.training.members)
 # hyperparameters added after trial ids were first published, with their defaults: left out of a trial's identity at
@@ -38,14 +37,17 @@ class EvalSettings:
     extractor: Optional[str]
     primary: str
     patience: Optional[int] = None  # stop after this many evaluations without improvement (exploration suites)
+    # budget milestones ((unit, value), ...): the best-so-far generator (chosen on validation) scored on test there
+    milestones: tuple = ()
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalSettings":
         known = {f.name for f in fields(cls)}
-        return cls(**{**{k: v for k, v in d.items() if k in known}, "metrics": tuple(d["metrics"])})
+        return cls(**{**{k: v for k, v in d.items() if k in known}, "metrics": tuple(d["metrics"]),
+                      "milestones": tuple((u, float(v)) for u, v in d.get("milestones") or ())})
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "metrics": list(self.metrics)}
+        return {**asdict(self), "metrics": list(self.metrics), "milestones": [list(m) for m in self.milestones]}
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,45 @@ class Trial:
     dataset_options: dict = field(default_factory=dict)
     loss_options: dict = field(default_factory=dict)
     penalty_options: dict = field(default_factory=dict)
+    # several penalties (a variant's ``penalties``): name -> {"weight": number or hyperparameter name, **options};
+    # ``penalty`` then names them joined by "+", for display. Empty (the single ``penalty``) is left out of the id.
+    penalties: dict = field(default_factory=dict)
     searched: tuple = ()  # names of the searched hyperparameters (for display; not part of the identity)
+    phase: str = "search"  # "search", or "confirm": the configuration chosen on validation, on a fresh seed
+    analysis_margin: Optional[float] = None  # the suite's equivalence margin for this dataset (analysis only)
 
     def identity(self) -> dict:
         d = asdict(self)
         d.pop("suite")
         d.pop("searched")
+        d.pop("analysis_margin")  # how results are judged, not what is trained
+        if d["phase"] == "search":  # added later: absent from the ids of search trials
+            d.pop("phase")
+        else:  # a confirmation trial is its configuration and seed, whichever search sample found it
+            d.pop("sample")
+        if not d["eval"].get("milestones"):  # added later: absent from the ids of trials without milestones
+            d["eval"].pop("milestones", None)
         d["hparams"] = {k: v for k, v in d["hparams"].items() if not (k in LATER_HPARAMS and v == LATER_HPARAMS[k])}
         if d["eval"].get("patience") is None:  # added later: absent from the ids of trials without it
             d["eval"].pop("patience", None)
+        if not d["penalties"]:  # added later: absent from the ids of trials with one penalty
+            d.pop("penalties")
         return d
+
+    def regularisers(self) -> list[tuple[str, dict, float]]:
+        """(penalty name, its options, its weight) for every penalty added to D's loss with a weight > 0."""
+        if not self.penalties:
+            if self.penalty == "none" or not self.hp.penalty_weight > 0:
+                return []
+            return [(self.penalty, dict(self.penalty_options), self.hp.penalty_weight)]
+        out = []
+        for name, spec in self.penalties.items():
+            options = {k: v for k, v in spec.items() if k != "weight"}
+            weight = spec["weight"]
+            weight = float(getattr(self.hp, weight) if isinstance(weight, str) else weight)
+            if weight > 0:
+                out.append((name, options, weight))
+        return out
 
     @property
     def id(self) -> str:
@@ -91,7 +122,7 @@ class Trial:
         and optimiser settings that act elementwise (learning rates, Adam betas)."""
         d = self.identity()
         for k in ("seed", "sample"):
-            d.pop(k)
+            d.pop(k, None)
         d["hparams"] = {k: v for k, v in d["hparams"].items() if k not in PACKABLE_HPARAMS}
         return json.dumps(d, sort_keys=True, default=str)
 
@@ -105,33 +136,59 @@ class Trial:
         ev = d["eval"] if isinstance(d["eval"], EvalSettings) else EvalSettings.from_dict(d["eval"])
         return cls(**{**d, "eval": ev, "searched": tuple(d.get("searched", ()))})
 
+    def configuration(self) -> str:
+        """The searched hyperparameters' values, e.g. ``lr=0.0002, beta1=0.5`` ('' when nothing is searched)."""
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items() if k in self.searched)
+
     def describe(self) -> str:
-        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items() if k in self.searched)
+        searched = self.configuration()
+        what = "confirm" if self.phase == "confirm" else f"sample={self.sample}"
         return (f"{self.id}  {self.dataset:<10} {self.gan:<10} {self.architecture:<8} seed={self.seed} "
-                f"sample={self.sample} {self.budget_unit}={self.budget_steps}" + (f"  {searched}" if searched else ""))
+                f"{what} {self.budget_unit}={self.budget_steps}" + (f"  {searched}" if searched else ""))
 
 
 def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+WEIGHT_HPARAMS = ("penalty_weight",)  # hyperparameters a penalty's weight may name (searchable, shared)
+
+
+def normal_penalties(spec: dict, where: str) -> dict[str, dict]:
+    """A variant's or gans entry's ``penalties`` in one form: name -> {"weight": w, **options}, where each value
+    was a weight (a number >= 0 or a hyperparameter of WEIGHT_HPARAMS) or a mapping with a ``weight`` and options."""
+    out = {}
+    for name, value in spec.items():
+        options = dict(value) if isinstance(value, dict) else {"weight": value}
+        weight = options.get("weight")
+        number = isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight >= 0
+        if not number and weight not in WEIGHT_HPARAMS:
+            raise GanbenchError(f"{where}.{name}: weight={weight!r} is not allowed; allowed values: a number >= 0 or "
+                                f"{', '.join(WEIGHT_HPARAMS)} (the hyperparameter), alone or as {{weight: ..., "
+                                f"option: value}}")
+        out[str(name)] = options
+    return out
+
+
 def arch_options(trial: Trial):
     """The architecture options of a trial: its hyperparameters (``ARCH_HPARAMS``: normalisation, width, conditioning,
     PacGAN's ``pac``, ``bn_style``), plus what its loss needs of D (an autoencoder for BEGAN)."""
-    from ganbench.zoo.losses import LOSSES
+    from ganbench.zoo.losses import loss_class
     from ganbench.zoo.models import ArchOptions
 
-    return ArchOptions.from_hparams(trial.hparams, getattr(LOSSES.get(trial.loss), "d_output", "logit"))
+    return ArchOptions.from_hparams(trial.hparams, loss_class(trial.loss).d_output)
 
 
 def check_trial(trial: Trial) -> None:
     """Cross-field checks that need the registries (run at validation time and again in the trial)."""
     from ganbench.datasets import dataset_info
+    from ganbench.zoo.losses import LOSSES, loss_class
 
     hp = trial.hp
-    if (hp.label_smoothing or hp.label_flip) and trial.loss not in BCE_LOSSES:
+    if (hp.label_smoothing or hp.label_flip) and not loss_class(trial.loss).takes_label_smoothing:
+        takers = [n for n in LOSSES.names() if loss_class(n).takes_label_smoothing]
         raise GanbenchError(f"trial {trial.gan}: label_smoothing and label_flip apply to the BCE losses "
-                            f"({', '.join(BCE_LOSSES)}), not to {trial.loss!r}")
+                            f"({', '.join(takers)}), not to {trial.loss!r}")
     info = dataset_info(trial.dataset, trial.dataset_options)
     if hp.conditioning != "none" and not info.num_classes:
         raise GanbenchError(f"trial {trial.gan}: conditioning={hp.conditioning} needs a labelled dataset; "

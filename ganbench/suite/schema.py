@@ -7,18 +7,19 @@ the architecture entry's ``hparams`` < the GAN entry's ``hparams`` < command-lin
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganbench.registry import GanbenchError, unknown_name
 from ganbench.suite.searchspace import looks_like_expression, parse_expression
-from ganbench.suite.file import apply_override, describe, label_for, read_yaml, validation_message
+from ganbench.suite.file import apply_override, describe, label_for, read_yaml, shown, validation_message
 
 
 def _numeric(annotation) -> bool:
@@ -99,6 +100,8 @@ class GanSpec(Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     loss_options: dict[str, Any] = Field(default_factory=dict)  # e.g. {form: compare_gan} for ls
     penalty_options: dict[str, Any] = Field(default_factory=dict)  # e.g. {form: standard} for dragan
+    # several penalties, each with its weight, replacing the variant's: {r1: penalty_weight, lecam: {weight: 0.3}}
+    penalties: Optional[dict[str, Any]] = None
 
     @property
     def variant(self) -> str:
@@ -176,12 +179,100 @@ class EarlyStoppingSpec(Strict):
     reduction_factor: float = Field(3.0, gt=1)  # ASHA keeps the best 1/reduction_factor at each rung
 
 
+class ConfirmSpec(Strict):
+    """Phase 2 of a study (Lucic et al.: a search, then the chosen configuration rerun on many seeds): per dataset x
+    GAN entry x architecture, once its search is finished, the configuration with the best mean validation score is
+    retrained on the seeds ``seed_offset, seed_offset + 1, ...`` (disjoint from the search's ``seeds``).
+    ``seeds: N`` trains N of them; ``seeds: adaptive`` adds ``step`` seeds per round until every pair of the cell's
+    comparison family is decided by the sequential rule, or ``max_seeds`` is reached."""
+
+    seeds: Union[int, Literal["adaptive"]]
+    max_seeds: Optional[int] = Field(None, ge=2)  # adaptive only: the most seeds a cell gets
+    step: int = Field(5, ge=2)  # adaptive only: seeds added per round (and seen at the first look)
+    seed_offset: int = Field(1000, ge=0)  # the first confirmation seed
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_count(cls, value):
+        if isinstance(value, bool) or not (value == "adaptive" or (isinstance(value, int) and value >= 1)):
+            raise ValueError("allowed: a number of seeds >= 1, or adaptive")
+        return value
+
+    @model_validator(mode="after")
+    def _adaptive_fields(self):
+        if self.seeds == "adaptive" and self.max_seeds is None:
+            raise ValueError("seeds: adaptive needs max_seeds (the most seeds a cell may take)")
+        if self.seeds != "adaptive" and self.max_seeds is not None:
+            raise ValueError("max_seeds applies to seeds: adaptive; with a fixed count give seeds only")
+        if self.seeds == "adaptive" and self.max_seeds < self.step:
+            raise ValueError(f"max_seeds {self.max_seeds} is below step {self.step}: the first round takes step seeds")
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.seeds == "adaptive"
+
+    def seed_list(self, count: Optional[int] = None) -> list[int]:
+        """The first ``count`` confirmation seeds (default: all a fixed design asks for, or max_seeds)."""
+        n = count if count is not None else (self.max_seeds if self.adaptive else self.seeds)
+        return list(range(self.seed_offset, self.seed_offset + n))
+
+
+class AnalysisSpec(Strict):
+    """How the results will be judged, declared before the run: equivalence margins per dataset (in the primary
+    metric's units), an assumed seed spread per dataset (for ``validate``'s power line when no results exist yet),
+    the level alpha, and the budget milestones at which the best-so-far generator (chosen on validation) is scored
+    on test: fractions of the budget in (0, 1], or values in any budget unit (``{g_steps: 500}``)."""
+
+    margin: dict[str, float] = Field(default_factory=dict)
+    seed_sd: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    milestones: list[Any] = Field(default_factory=list)
+
+    @field_validator("margin", "seed_sd")
+    @classmethod
+    def _positive(cls, value: dict):
+        for dataset, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"key {dataset!r}: expected a positive number (metric units), got {v!r}")
+        return value
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones(cls, value: list):
+        for i, m in enumerate(value):
+            milestone_of(m, f"milestones[{i}]")
+        if len({json.dumps(m, sort_keys=True) for m in value}) != len(value):
+            raise ValueError("duplicate milestones")
+        return value
+
+
+def milestone_of(item: Any, where: str = "milestone") -> tuple[Optional[str], float]:
+    """(unit, value) of one milestone: (None, fraction) for a bare number in (0, 1], (unit, value) for a one-key
+    mapping ``{unit: value}``; ValueError naming what is allowed otherwise."""
+    allowed = f"allowed: a fraction of the budget in (0, 1], or {{unit: value}} with unit one of {', '.join(BUDGET_UNITS)}"
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        if 0 < item <= 1:
+            return None, float(item)
+        raise ValueError(f"{where}: {item!r} is not a fraction of the budget; {allowed}")
+    if isinstance(item, dict) and len(item) == 1:
+        (unit, value), = item.items()
+        if unit in BUDGET_UNITS and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return unit, float(value)
+    raise ValueError(f"{where}: {shown(item)} is not a milestone; {allowed}")
+
+
+MAX_PACK = 1024  # trials in one pack, at most
+
+
 class ResourcesSpec(Strict):
     """How trials run, never what they compute (not part of a trial's identity)."""
 
     cpu: float = Field(1.0, gt=0)  # per Ray Tune trial (a pack of trials when pack > 1)
     gpu: float = Field(0.0, ge=0)
-    pack: int = Field(1, ge=1, le=1024)  # trials trained as one network (same config but seed/lr/betas)
+    # trials trained as one network (same config but seed/lr/betas); auto: as many as the device's free memory
+    # holds on a GPU, measured (ganbench.execution.packsize)
+    pack: Union[int, Literal["auto"]] = 1
     checkpoint_every_d_steps: Optional[int] = Field(None, ge=1)  # default: about a tenth of the budget
     amp: Optional[Literal["bf16"]] = None  # mixed precision on CUDA
     channels_last: bool = False  # channels-last convolutions on CUDA (single trials)
@@ -194,9 +285,17 @@ class ResourcesSpec(Strict):
     def _bare_scheduler(cls, value):
         return {"scheduler": value} if isinstance(value, str) else value
 
+    @field_validator("pack", mode="before")
+    @classmethod
+    def _pack_size(cls, value):
+        if value == "auto" or (type(value) is int and 1 <= value <= MAX_PACK):
+            return value
+        raise ValueError(f"allowed: a whole number from 1 to {MAX_PACK}, or auto (on a GPU: as many "
+                         f"trials as its free memory holds, measured)")
+
     @model_validator(mode="after")
     def _early_stopping_single_trials(self):
-        if self.early_stopping is not None and self.pack > 1:
+        if self.early_stopping is not None and self.pack != 1:
             raise ValueError("early_stopping needs pack: 1 (a Tune trial is a whole pack; ASHA would stop every "
                              "member on the first member's score)")
         return self
@@ -234,6 +333,8 @@ class Suite(Strict):
     eval: EvalSpec = EvalSpec()
     resources: ResourcesSpec = ResourcesSpec()
     logging: LoggingSpec = LoggingSpec()
+    confirm: Optional[ConfirmSpec] = None  # phase 2: the chosen configurations on fresh seeds
+    analysis: AnalysisSpec = AnalysisSpec()
     data_dir: Optional[str] = None
 
     @field_validator("datasets", "gans", "architectures", mode="before")
@@ -315,6 +416,7 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     for item in overrides or []:
         set_path = apply_override(raw, item, Suite, HParams)
         blame[set_path] = item
+        _one_budget_unit(raw, set_path)
         if set_path.startswith("hparams."):
             check_hparams_block({set_path.split(".", 1)[1]: raw["hparams"][set_path.split(".", 1)[1]]},
                                 f"--set {item}: hparams")
@@ -324,7 +426,32 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
         raise GanbenchError(validation_message(str(path), err, Suite, blame)) from None
     check_names(suite, str(path), blame)
     check_resources(suite, str(path), blame)
+    check_phases(suite, str(path), blame)
     return suite
+
+
+def check_phases(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
+    """The analysis names datasets of the suite; the confirmation seeds are disjoint from the search's."""
+    names = [d.name for d in suite.datasets]
+    for field in ("margin", "seed_sd"):
+        for key in getattr(suite.analysis, field):
+            if key not in names:
+                raise GanbenchError(f"{label_for(f'analysis.{field}', source, blame)}: analysis.{field}: "
+                                    f"{unknown_name('dataset of this suite', key, names)}")
+    if suite.confirm is not None:
+        seeds = suite.confirm.seed_list()
+        overlap = sorted(set(seeds) & set(suite.seeds))
+        if overlap:
+            raise GanbenchError(f"{label_for('confirm.seed_offset', source, blame)}: confirm.seed_offset: "
+                                f"confirmation seeds {seeds[0]}..{seeds[-1]} overlap the search's seeds {overlap}; "
+                                f"allowed: a seed_offset above {max(suite.seeds)} (phase 2 trains on fresh seeds)")
+
+
+def _one_budget_unit(raw: dict, set_path: str) -> None:
+    """``--set budget.d_steps=200`` replaces the budget: units are exclusive, so the file's other unit goes."""
+    parts = set_path.split(".")
+    if len(parts) == 2 and parts[0] == "budget" and parts[1] in BUDGET_UNITS and isinstance(raw.get("budget"), dict):
+        raw["budget"] = {k: v for k, v in raw["budget"].items() if k == parts[1] or k not in BUDGET_UNITS}
 
 
 def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
@@ -408,22 +535,33 @@ def check_local_resources(suite: Suite, source: str, num_cpus: Optional[float] =
 
 
 def _check_options(gan: GanSpec, variant, where: str) -> None:
-    from ganbench.zoo.losses import get_loss
-    from ganbench.zoo.penalties import get_penalty
+    from ganbench.suite.plan import normal_penalties
+    from ganbench.zoo.losses import get_loss, loss_class
+    from ganbench.zoo.penalties import PENALTIES, get_penalty
 
-    if variant.loss == "began":
-        if gan.loss_options:
-            raise GanbenchError(f"{where}.loss_options: BEGAN takes no loss options (its knobs are hyperparameters "
-                                f"began_gamma, began_lambda_k, began_k_clip)")
-        return
+    by_hparam = loss_class(variant.loss).HPARAM_OPTIONS
+    for key in gan.loss_options:
+        if key in by_hparam:
+            raise GanbenchError(f"{where}.loss_options: {key} of loss {variant.loss!r} is set by the hyperparameter "
+                                f"{by_hparam[key]}; allowed here: none of {', '.join(by_hparam)}")
     try:
         get_loss(variant.loss, **{**variant.loss_options, **gan.loss_options})
     except GanbenchError as err:
         raise GanbenchError(f"{where}.loss_options: {err}") from None
-    try:
-        get_penalty(variant.penalty, **{**variant.penalty_options, **gan.penalty_options})
-    except GanbenchError as err:
-        raise GanbenchError(f"{where}.penalty_options: {err}") from None
+    penalties = gan.penalties if gan.penalties is not None else variant.penalties
+    if penalties and gan.penalty_options:
+        raise GanbenchError(f"{where}.penalty_options: this entry has several penalties; give each its options in "
+                            f"penalties: {{name: {{weight: ..., option: value}}}}")
+    named = normal_penalties(penalties, f"{where}.penalties") if penalties else \
+        {variant.penalty: {**variant.penalty_options, **gan.penalty_options}}
+    field = "penalties" if penalties else "penalty_options"
+    for name, options in named.items():
+        if name not in PENALTIES:
+            raise GanbenchError(f"{where}.penalties: {PENALTIES.unknown_message(name)}")
+        try:
+            get_penalty(name, **{k: v for k, v in options.items() if k != "weight"})
+        except GanbenchError as err:
+            raise GanbenchError(f"{where}.{field}: {err}") from None
 
 
 def _named(registry, name: str, where: str) -> None:
