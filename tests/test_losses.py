@@ -1,4 +1,5 @@
-"""Losses against hand-computed values, closed forms of the f-divergences, and the saturation claim."""
+"""Losses against hand-computed values, every loss against its formula on random asymmetric D outputs (a sign flip
+or a real/fake swap fails), closed forms of the f-divergences, the saturation claim, and the traits."""
 import math
 
 import pytest
@@ -29,9 +30,14 @@ def losses(name, **options):
     return loss.d_loss(t(REAL), t(FAKE)).item(), loss.g_loss(t(FAKE)).item()
 
 
+def g_of(loss, fake, real):
+    """The G loss, given D's output on a real batch where the loss asks for it (``needs_real_in_g_step``)."""
+    return loss.g_loss(fake, real) if loss.needs_real_in_g_step else loss.g_loss(fake)
+
+
 def test_registry_lists_every_loss_with_help():
-    expected = {"mm", "ns", "wgan", "hinge", "ls", "began"} | {f"fgan-{k}" for k in ["kl", "rkl", "pearson", "hellinger",
-                                                                            "js", "gan"]}
+    expected = {"mm", "ns", "wgan", "hinge", "ls", "began", "rpgan", "rasgan", "ralsgan", "rahinge"} | {
+        f"fgan-{k}" for k in ["kl", "rkl", "pearson", "hellinger", "js", "gan"]}
     assert set(LOSSES.names()) == expected
     assert all(LOSSES.help(n) for n in expected)
 
@@ -90,7 +96,7 @@ def test_losses_finite_with_finite_gradients_over_wide_range(name):
     v = torch.linspace(-50, 50, 101, dtype=torch.float32)
     real, fake = v.clone().requires_grad_(True), v.flip(0).clone().requires_grad_(True)
     loss = get_loss(name)
-    total = loss.d_loss(real, fake) + loss.g_loss(fake)
+    total = loss.d_loss(real, fake) + g_of(loss, fake, real)
     total.backward()
     assert torch.isfinite(total)
     assert torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
@@ -209,11 +215,11 @@ def test_losses_reduce_over_the_batch_per_trial():
     real, fake = torch.randn(3, 7, generator=g), torch.randn(3, 7, generator=g)
     for name in sorted(set(LOSSES.names()) - {"began"}):
         loss = get_loss(name)
-        d, gl = loss.d_loss(real, fake), loss.g_loss(fake)
+        d, gl = loss.d_loss(real, fake), g_of(loss, fake, real)
         assert d.shape == (3,) and gl.shape == (3,)
         for k in range(3):
             assert d[k].item() == pytest.approx(loss.d_loss(real[k], fake[k]).item(), rel=1e-6)
-            assert gl[k].item() == pytest.approx(loss.g_loss(fake[k]).item(), rel=1e-6)
+            assert gl[k].item() == pytest.approx(g_of(loss, fake[k], real[k]).item(), rel=1e-6)
 
 
 def test_label_smoothing_targets_by_hand():
@@ -243,3 +249,102 @@ def test_label_flips_use_the_trials_draws():
     bce = lambda v, t: math.log1p(math.exp(v)) - t * v  # noqa: E731
     expected = mean([bce(0.5, 0.2), bce(-0.5, 0.8)]) + mean([bce(1.5, 0.0), bce(-2.0, 1.0)])
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+# ---- every loss against its paper's formula, written here element by element, on random asymmetric D outputs:
+# real and fake differ in mean, spread and values, so a sign flip or a real/fake swap changes every number below.
+def _sp(x):
+    return math.log1p(math.exp(x))
+
+
+def _lsig(x):  # log sigmoid(x)
+    return -_sp(-x)
+
+
+def _fgan(key):
+    _, _, g_f, conj = TABLE[key]
+    return (lambda r, f: -mean([g_f(v) for v in r]) + mean([conj(g_f(v)) for v in f]),
+            lambda r, f: -mean([g_f(v) for v in f]))
+
+
+def _relativistic(term_real, term_fake):
+    """L_D = E_r term_real(C_r - E C_f) + E_f term_fake(C_f - E C_r); L_G the same with real and fake exchanged."""
+    def d(r, f):
+        return mean([term_real(v - mean(f)) for v in r]) + mean([term_fake(v - mean(r)) for v in f])
+    return d, lambda r, f: d(f, r)
+
+
+FORMULAS = {  # (name, options): (L_D(real, fake), L_G(real, fake)) from the papers
+    ("mm", ()): (lambda r, f: -mean([_lsig(v) for v in r]) - mean([_lsig(-v) for v in f]),
+                 lambda r, f: mean([_lsig(-v) for v in f])),  # G: E log(1 - D(G(z)))
+    ("ns", ()): (lambda r, f: -mean([_lsig(v) for v in r]) - mean([_lsig(-v) for v in f]),
+                 lambda r, f: -mean([_lsig(v) for v in f])),  # G: -E log D(G(z))
+    ("wgan", ()): (lambda r, f: mean(f) - mean(r), lambda r, f: -mean(f)),
+    ("hinge", ()): (lambda r, f: mean([max(0.0, 1 - v) for v in r]) + mean([max(0.0, 1 + v) for v in f]),
+                    lambda r, f: -mean(f)),
+    ("ls", ()): (lambda r, f: 0.5 * mean([(v - 1) ** 2 for v in r]) + 0.5 * mean([v ** 2 for v in f]),
+                 lambda r, f: 0.5 * mean([(v - 1) ** 2 for v in f])),
+    ("ls", (("form", "compare_gan"),)): (
+        lambda r, f: 0.5 * mean([(sig(v) - 1) ** 2 for v in r]) + 0.5 * mean([sig(v) ** 2 for v in f]),
+        lambda r, f: 0.5 * mean([(sig(v) - 1) ** 2 for v in f])),
+    **{(f"fgan-{key}", ()): _fgan(key) for key in TABLE},
+    ("rpgan", ()): (lambda r, f: mean([_sp(-(a - b)) for a, b in zip(r, f)]),
+                    lambda r, f: mean([_sp(-(b - a)) for a, b in zip(r, f)])),
+    ("rasgan", ()): _relativistic(lambda x: _sp(-x), lambda x: _sp(x)),
+    ("ralsgan", ()): _relativistic(lambda x: (x - 1) ** 2, lambda x: (x + 1) ** 2),
+    ("rahinge", ()): _relativistic(lambda x: max(0.0, 1 - x), lambda x: max(0.0, 1 + x)),
+}
+
+
+def test_every_loss_has_a_formula_here():
+    assert {name for name, _ in FORMULAS} == set(LOSSES.names()) - {"began"}  # BEGAN: below and tests/test_began.py
+
+
+def _asymmetric(seed):
+    g = torch.Generator().manual_seed(seed)
+    real = 0.8 + 1.0 * torch.randn(7, generator=g, dtype=torch.float64)
+    fake = -0.6 + 1.6 * torch.randn(7, generator=g, dtype=torch.float64)
+    return real, fake
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name, options", sorted(FORMULAS), ids=[f"{n}{dict(o) or ''}" for n, o in sorted(FORMULAS)])
+def test_every_loss_matches_its_formula_on_asymmetric_outputs(name, options, seed):
+    real, fake = _asymmetric(seed)
+    d_formula, g_formula = FORMULAS[(name, options)]
+    r, f = real.tolist(), fake.tolist()
+    loss = get_loss(name, **dict(options))
+    assert loss.d_loss(real, fake).item() == pytest.approx(d_formula(r, f), rel=1e-10, abs=1e-12)
+    assert g_of(loss, fake, real).item() == pytest.approx(g_formula(r, f), rel=1e-10, abs=1e-12)
+    # the check has teeth: a flipped sign or swapped real and fake would give another number
+    assert abs(d_formula(r, f)) > 1e-2 and abs(g_formula(r, f)) > 1e-2
+    assert abs(d_formula(r, f) - d_formula(f, r)) > 1e-2
+
+
+def test_began_matches_its_formula_with_a_nonzero_k():
+    """L_D = L(x) - k L(G(z)), L_G = L(G(z)), L = mean |AE(x) - x| (k = 0.3 here, so both terms count)."""
+    g = torch.Generator().manual_seed(3)
+    x, xf = torch.randn(1, 5, 4, generator=g), torch.randn(1, 5, 4, generator=g)
+    recon_real, recon_fake = x + 0.2 * torch.randn(1, 5, 4, generator=g), xf + torch.randn(1, 5, 4, generator=g)
+    loss = get_loss("began")
+    loss.init_state(1, "cpu")
+    loss.load_state_dict({"k": torch.tensor([0.3])})
+    l_real, l_fake = (recon_real - x).abs().mean().item(), (recon_fake - xf).abs().mean().item()
+    assert loss.d_objective(recon_real, recon_fake, x, xf).item() == pytest.approx(l_real - 0.3 * l_fake, rel=1e-6)
+    assert loss.g_objective(recon_fake, xf).item() == pytest.approx(l_fake, rel=1e-6)
+    assert abs(l_real - l_fake) > 0.1
+
+
+def test_traits_replace_the_names():
+    """What the trainer reads instead of a loss's name: label smoothing (mm, ns), a critic estimate (wgan), state
+    (began), D on reals in the G step (the relativistic family only)."""
+    from ganbench.zoo.losses import loss_class
+
+    def having(trait):
+        return {n for n in LOSSES.names() if getattr(loss_class(n), trait)}
+
+    assert having("takes_label_smoothing") == {"mm", "ns"}
+    assert having("has_critic_estimate") == {"wgan"}
+    assert having("stateful") == {"began"}
+    assert having("needs_real_in_g_step") == {"rpgan", "rasgan", "ralsgan", "rahinge"}
+    assert {n for n in LOSSES.names() if loss_class(n).d_output == "autoencoder"} == {"began"}

@@ -27,7 +27,9 @@ def recon_error(recon: Tensor, x: Tensor) -> Tensor:
 class BeganLoss(Loss):
     OPTIONS = {"gamma": Interval(1e-12, 1.0 + 1e-12, 0.75), "lambda_k": Interval(0.0, float("inf"), 1e-3),
                "k_clip": (False, True)}
+    HPARAM_OPTIONS = {"gamma": "began_gamma", "lambda_k": "began_lambda_k", "k_clip": "began_k_clip"}
     d_output = "autoencoder"
+    stateful = True
 
     def __init__(self, name: str, **options):
         super().__init__(name, **options)
@@ -39,7 +41,7 @@ class BeganLoss(Loss):
     def d_objective(self, real_out, fake_out, real, fake, rng=None):
         return recon_error(real_out, real) - self.k * recon_error(fake_out, fake)
 
-    def g_objective(self, fake_out, fake):
+    def g_objective(self, fake_out, fake, real_out=None):
         return recon_error(fake_out, fake)
 
     def after_d_step(self, real_out, fake_out, real, fake) -> None:

@@ -3,7 +3,8 @@
 Conventions (every loss):
 - Arguments are raw discriminator outputs V(x), shape [B]: logits, no sigmoid applied. D(x) = sigmoid(V(x)) where a
   probability is meant.
-- ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)`` return what the trainer *minimises*: the mean over the last
+- ``d_loss(real_out, fake_out)`` and ``g_loss(fake_out)`` (``g_loss(fake_out, real_out)`` for a loss that
+  declares ``needs_real_in_g_step``) return what the trainer *minimises*: the mean over the last
   (batch) dimension of the paper's formula with no extra factor (no 1/2 on the cross-entropy terms). Outputs of shape
   [B] give a scalar; outputs of shape [K, B] (K trials trained as one pack) give one loss per trial, shape [K].
 - The trainer calls ``d_objective``/``g_objective`` (defaults: ``d_loss``/``g_loss``), which may also use the inputs
@@ -12,6 +13,12 @@ Conventions (every loss):
 - Logs of sigmoids go through softplus (-log sigmoid(v) = softplus(-v), -log(1 - sigmoid(v)) = softplus(v)), never
   through log(sigmoid(v)), so the losses stay finite for any finite V.
 - ``get_loss(name, **options)`` checks the options; ``loss.options`` holds every option with its resolved value.
+- Traits, class attributes the trainer, the suite checks and the CLI read instead of testing a loss by its name:
+  ``takes_label_smoothing`` (the label_smoothing / label_flip hyperparameters apply), ``has_critic_estimate`` (D's
+  outputs estimate a distance, E D(real) - E D(fake) is logged as ``critic_w``), ``stateful`` (state in the
+  checkpoint), ``needs_real_in_g_step`` (the G step evaluates D on a real batch too: only these losses pay for it),
+  ``d_output`` ("logit" or "autoencoder") and ``HPARAM_OPTIONS`` (option -> the hyperparameter that sets it).
+  ``loss_class(name)`` gives the class of a registered loss, to read its traits without building it.
 
 Losses (``ganbench list`` prints them from ``LOSSES``):
 - mm, ns: Goodfellow et al. 2014, minimax and non-saturating generator.
@@ -19,6 +26,8 @@ Losses (``ganbench list`` prints them from ``LOSSES``):
 - hinge: Lim & Ye 2017 / Miyato et al. 2018.
 - ls: Mao et al. 2017, or google/compare_gan v1.0's variant (``form="compare_gan"``).
 - fgan-*: Nowozin et al. 2016, with Poole et al. 2016's generator objectives (``generator=...``).
+- began: Berthelot et al. 2017 (ganbench.zoo.began); rpgan, rasgan, ralsgan, rahinge: Jolicoeur-Martineau 2018 and
+  Huang et al. 2024 (ganbench.zoo.relativistic).
 """
 from __future__ import annotations
 
@@ -62,7 +71,12 @@ class Loss:
     """
 
     OPTIONS: dict[str, tuple | Interval] = {}  # option -> allowed values (the first is the default) or an Interval
+    HPARAM_OPTIONS: dict[str, str] = {}  # option -> the hyperparameter that sets it (when not at its default)
     d_output = "logit"
+    takes_label_smoothing = False
+    has_critic_estimate = False
+    stateful = False
+    needs_real_in_g_step = False
 
     def __init__(self, name: str, **options):
         self.name = name
@@ -79,7 +93,9 @@ class Loss:
         """Per-trial D loss; ``real``/``fake`` are D's inputs, ``rng`` draws per-trial random numbers."""
         return self.d_loss(real_out, fake_out)
 
-    def g_objective(self, fake_out: Tensor, fake: Tensor) -> Tensor:
+    def g_objective(self, fake_out: Tensor, fake: Tensor, real_out: Tensor | None = None) -> Tensor:
+        """Per-trial G loss; ``real_out`` (D on a real batch) is given to losses that declare
+        ``needs_real_in_g_step`` only."""
         return self.g_loss(fake_out)
 
     def diagnostics(self, real_out: Tensor, fake_out: Tensor, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -117,6 +133,8 @@ class MinimaxLoss(Loss):
     """
 
     OPTIONS = {"label_smoothing": Interval(0.0, 0.5, 0.0), "label_flip": Interval(0.0, 0.5, 0.0)}
+    HPARAM_OPTIONS = {"label_smoothing": "label_smoothing", "label_flip": "label_flip"}
+    takes_label_smoothing = True
 
     def d_loss(self, real_out, fake_out):
         return F.softplus(-real_out).mean(-1) + F.softplus(fake_out).mean(-1)
@@ -150,7 +168,10 @@ class NonSaturatingLoss(MinimaxLoss):
 
 @LOSSES.register("wgan", help="Wasserstein GAN (Arjovsky 2017): linear critic, needs clipping or a penalty")
 class WassersteinLoss(Loss):
-    """D: E[V(G(z))] - E[V(x)]; G: -E[V(G(z))]."""
+    """D: E[V(G(z))] - E[V(x)]; G: -E[V(G(z))]. The critic's E V(x) - E V(G(z)) on held-out data estimates the
+    Wasserstein distance (up to the Lipschitz constant): ``has_critic_estimate``."""
+
+    has_critic_estimate = True
 
     def d_loss(self, real_out, fake_out):
         return fake_out.mean(-1) - real_out.mean(-1)
@@ -304,6 +325,7 @@ def _fgan_factory(key: str) -> Callable[..., FGANLoss]:
         return FGANLoss(name, key, generator=generator)
 
     make.OPTIONS = {"generator": ("fgan", *DIVERGENCES)}
+    make.loss_class = FGANLoss
     make.__doc__ = FGANLoss.__doc__
     return make
 
@@ -327,6 +349,12 @@ def _resolve_options(name: str, allowed: dict, options: dict) -> dict:
             raise GanbenchError(f"loss {name!r}: option {key}={value!r} is not allowed; allowed values: {values}")
     return {key: options.get(key, rule.default if isinstance(rule, Interval) else rule[0])
             for key, rule in allowed.items()}
+
+
+def loss_class(name: str) -> type[Loss]:
+    """The class of the loss registered as ``name`` (its traits are class attributes)."""
+    factory = LOSSES.get(name)
+    return getattr(factory, "loss_class", factory)
 
 
 def get_loss(name: str, **options) -> Loss:

@@ -10,6 +10,13 @@ stream, so a trial draws the same numbers alone or in a pack), or from the globa
 Per-sample gradient norms sum over every dimension after the first two; they are per-sample only if D treats
 samples independently (no batch norm in D, as in the studies' GP/DRAGAN runs).
 
+Traits (attributes of the registered function or class, read by the trainer and the suite checks instead of a
+penalty's name): ``input_gradients`` (the penalty differentiates D with respect to its inputs, so batch norm in D
+couples the samples it assumes independent), ``scores_fake`` (``d_fn`` must bind the generated batch's labels: the
+penalty evaluates D on ``fake``), ``uses_outputs`` (called with ``outputs=(real_out, fake_out)``, D's outputs of
+the D step, in the graph) and ``stateful`` (``init_state(k, device)``, ``state_dict()``, ``load_state_dict()``).
+Several penalties can train one D, each with its own weight (a variant's ``penalties``).
+
 Constraint convention: ``constraint(params) -> None`` modifies D's parameters (an iterable of tensors) in place
 after each D step.
 
@@ -27,6 +34,7 @@ from torch import Tensor, nn
 from ganbench.registry import GanbenchError, Registry, unknown_name
 
 DFn = Callable[[Tensor], Tensor]
+TRAITS = {"input_gradients": False, "scores_fake": False, "uses_outputs": False, "stateful": False}
 
 PENALTIES: Registry = Registry("penalty")
 CONSTRAINTS: Registry = Registry("constraint")
@@ -71,7 +79,8 @@ def _check_eps(eps: float) -> None:
 
 def _check_dragan(form: str = "compare_gan", scale: float | None = None, eps: float = 1e-4) -> None:
     if form not in ("compare_gan", "standard"):
-        raise GanbenchError(f"penalty 'dragan': form={form!r} is not allowed; allowed values: 'compare_gan', 'standard'")
+        raise GanbenchError(f"penalty 'dragan': form={form!r} is not allowed; allowed values: 'compare_gan', "
+                            "'standard'")
     if scale is not None and not (isinstance(scale, (int, float)) and scale > 0):
         raise GanbenchError(f"penalty 'dragan': scale={scale!r} must be a number > 0 (or None for the form's default)")
     _check_eps(eps)
@@ -145,6 +154,82 @@ def r1_penalty(d_fn: DFn, real: Tensor, fake: Tensor, rng=None) -> Tensor:
     return _grad_of_outputs(d_fn, real).pow(2).sum(dim=-1).mean(-1)
 
 
+@PENALTIES.register("r2", help="R2 (Mescheder 2018; R3GAN, Huang 2024): E[||grad D(x_f)||^2] on generated "
+                              "samples detached from G; trainer weight gamma/2")
+def r2_penalty(d_fn: DFn, real: Tensor, fake: Tensor, rng=None) -> Tensor:
+    """R2: E[||grad_x d_fn(x_f)||^2] on generated samples, detached from G (the penalty trains D only).
+
+    R1's conventions on the other batch (``real`` is unused): raw logit output, squared norm without eps, trainer
+    weight gamma/2. R3GAN trains RpGAN with gamma/2 (R1 + R2) and one gamma. ``d_fn`` binds the generated batch's
+    labels (``scores_fake``).
+    """
+    _check_dims(fake)
+    return _grad_of_outputs(d_fn, fake).pow(2).sum(dim=-1).mean(-1)
+
+
+for _fn in (gradient_penalty, dragan_penalty, r1_penalty, r2_penalty):
+    _fn.input_gradients = True
+r2_penalty.scores_fake = True
+
+
+@PENALTIES.register("lecam", help="LeCam (Tseng 2021): E relu(D(x_r) - a_F)^2 + E relu(a_R - D(x_f))^2, anchors "
+                                 "EMAs (decay 0.99) of D's mean outputs; options decay, start")
+class LeCam:
+    """LeCam regularisation (Tseng et al. 2021, "Regularizing generative adversarial networks under limited data"),
+    in the official code's relu form (google/lecam-gan, ``lecam_reg``):
+        R = E_r relu(D(x_r) - a_F)^2 + E_f relu(a_R - D(x_f))^2,
+    not the paper's squared distance E (D(x_r) - a_F)^2 + E (D(x_f) - a_R)^2: the relu form penalises only outputs
+    beyond the other side's anchor. a_R, a_F are exponential moving averages of D's mean raw output on the real and
+    generated batch, one pair per trial ([K]), moved at every D step before R is computed (as the official code
+    does), from D's outputs of that step (detached): a <- decay a + (1 - decay) mean D(x). Before ``start`` D steps
+    the decay is 0 (the anchor is the batch mean), as the official ``ema_losses`` before ``start_itr``; the anchors
+    start at the first batch's means (the official code starts them at 1000, which ``start >= 1`` makes irrelevant).
+    StudioGAN's BigGAN-LeCam: lambda 0.3, start 1000. The anchors and the step count are state: in the checkpoint.
+    """
+
+    uses_outputs = True
+    stateful = True
+
+    def __init__(self, decay: float = 0.99, start: int = 0):
+        self.decay, self.start = float(decay), int(start)
+        self.init_state(1, "cpu")
+
+    def init_state(self, k: int, device) -> None:
+        self.a_real = torch.zeros(k, device=device)
+        self.a_fake = torch.zeros(k, device=device)
+        self.steps = torch.zeros(k, device=device)
+
+    def state_dict(self) -> dict:
+        return {"a_real": self.a_real.clone(), "a_fake": self.a_fake.clone(), "steps": self.steps.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.a_real, self.a_fake, self.steps = (state[n].to(self.a_real.device, self.a_real.dtype)
+                                                for n in ("a_real", "a_fake", "steps"))
+
+    def _move_anchors(self, real_out: Tensor, fake_out: Tensor) -> None:
+        with torch.no_grad():
+            decay = torch.where(self.steps < max(self.start, 1), 0.0, self.decay).to(self.a_real.dtype)
+            self.a_real = decay * self.a_real + (1.0 - decay) * real_out.detach().mean(-1).to(self.a_real.dtype)
+            self.a_fake = decay * self.a_fake + (1.0 - decay) * fake_out.detach().mean(-1).to(self.a_fake.dtype)
+            self.steps = self.steps + 1
+
+    def __call__(self, d_fn: DFn, real: Tensor, fake: Tensor, rng=None, outputs=None) -> Tensor:
+        """One D step's penalty per trial [K]; ``outputs`` = (real_out, fake_out), D's outputs [K, B] of the step."""
+        if outputs is None:
+            raise TypeError("lecam needs D's outputs of the D step: call it with outputs=(real_out, fake_out)")
+        real_out, fake_out = outputs
+        self._move_anchors(real_out, fake_out)
+        a_real, a_fake = self.a_real.to(real_out.dtype)[:, None], self.a_fake.to(real_out.dtype)[:, None]
+        return (torch.relu(real_out - a_fake).pow(2).mean(-1) + torch.relu(a_real - fake_out).pow(2).mean(-1))
+
+
+def _check_lecam(decay: float = 0.99, start: int = 0) -> None:
+    if not (isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 <= decay < 1):
+        raise GanbenchError(f"penalty 'lecam': decay={decay!r} must be a number in [0, 1)")
+    if not (isinstance(start, int) and not isinstance(start, bool) and start >= 0):
+        raise GanbenchError(f"penalty 'lecam': start={start!r} must be an integer >= 0 (D steps)")
+
+
 @CONSTRAINTS.register("none", help="no constraint")
 def no_constraint(params) -> None:
     """Leave D's parameters unchanged."""
@@ -171,16 +256,21 @@ def spectral_norm(module: nn.Module) -> nn.Module:
     return apply_spectral_norm_(module)
 
 
-_CHECKS = {gradient_penalty: _check_eps, dragan_penalty: _check_dragan, clip_weights: _check_clip}
+_CHECKS = {gradient_penalty: _check_eps, dragan_penalty: _check_dragan, clip_weights: _check_clip,
+           LeCam: _check_lecam}
 
 
 class _Bound:
-    """A registered function with its options bound; ``name`` and ``options`` describe it."""
+    """A registered function with its options bound; ``name``, ``options`` and the traits describe it."""
 
     def __init__(self, fn: Callable, name: str, options: dict):
         self.fn, self.name, self.options = fn, name, options
+        for trait, default in TRAITS.items():
+            setattr(self, trait, getattr(fn, trait, default))
 
-    def __call__(self, *args, **kwargs) -> Tensor | None:
+    def __call__(self, *args, outputs=None, **kwargs) -> Tensor | None:
+        if self.uses_outputs:
+            kwargs["outputs"] = outputs
         return self.fn(*args, **kwargs, **self.options)
 
     def __repr__(self) -> str:
@@ -189,8 +279,10 @@ class _Bound:
 
 
 def _bind(registry: Registry, name: str, n_positional: int, options: dict) -> _Bound:
+    """A function with ``options`` bound after its ``n_positional`` arguments, or a class (a penalty with state)
+    built from them; either way with ``name``, ``options`` and the traits."""
     fn = registry.get(name)
-    params = list(inspect.signature(fn).parameters.values())[n_positional:]
+    params = list(inspect.signature(fn).parameters.values())[0 if isinstance(fn, type) else n_positional:]
     allowed = {p.name: p.default for p in params}
     for key in options:
         if key not in allowed:
@@ -199,6 +291,12 @@ def _bind(registry: Registry, name: str, n_positional: int, options: dict) -> _B
     check = _CHECKS.get(fn)
     if check is not None:
         check(**resolved)  # bad values fail here, before training starts
+    if isinstance(fn, type):
+        made = fn(**resolved)
+        made.name, made.options = name, resolved
+        for trait, default in TRAITS.items():
+            setattr(made, trait, getattr(made, trait, default))
+        return made
     return _Bound(fn, name, resolved)
 
 

@@ -9,6 +9,10 @@ Three families, every preset registered in ``VARIANTS`` (a suite overrides any d
 - loss x penalty combinations without a paper of their own (``ns-gp``, ``ls-gp``, ``ls-dragan``, ``wgan-dragan``),
   for grids such as Kurach et al. 2019's; their weight defaults to the penalty's paper's lambda.
 Weight clipping is driven by the ``clip`` hyperparameter (the ``wgan`` preset sets 0.01), so any variant can use it.
+
+A variant trains D with one ``penalty`` (weight: the ``penalty_weight`` hyperparameter) or with several,
+``penalties``: penalty name -> its weight, a number or the name of the hyperparameter that holds it
+(``penalty_weight``, so that one searched gamma can weight R1 and R2 alike), or {weight: ..., option: value}.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ class Variant:
     penalty: str = "none"
     loss_options: dict = field(default_factory=dict)
     penalty_options: dict = field(default_factory=dict)
+    penalties: dict = field(default_factory=dict)  # several penalties, each with its weight (instead of ``penalty``)
     defaults: dict = field(default_factory=dict)  # hyperparameter defaults of the paper
     reference: str = ""
 
@@ -63,6 +68,25 @@ for _name in LOSSES.names():
     if _name.startswith("fgan-"):
         _add(Variant(_name, _name, reference="Nowozin et al. 2016"),
              LOSSES.help(_name).replace("f-GAN", "f-GAN variant"))
+
+
+# ---- the relativistic family at its paper's setup (Jolicoeur-Martineau 2018, its main CIFAR-10 setup: Adam lr 2e-4,
+# betas (0.5, 0.999), one D step per G step), and R3GAN's objective (Huang et al. 2024).
+RELATIVISTIC_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_disc": 1}
+for _name, _what in (("rpgan", "RpGAN / RSGAN, paired: softplus(-(D(x_r) - D(x_f)))"),
+                     ("rasgan", "RaSGAN, relativistic average standard GAN"),
+                     ("ralsgan", "RaLSGAN, relativistic average least squares"),
+                     ("rahinge", "RaHingeGAN, relativistic average hinge")):
+    _add(Variant(_name, _name, defaults=dict(RELATIVISTIC_DEFAULTS), reference="Jolicoeur-Martineau 2018"),
+         f"{_what}; Adam 2e-4 (0.5, 0.999), 1 D step")
+_add(Variant("r3gan", "rpgan", penalties={"r1": "penalty_weight", "r2": "penalty_weight"},
+             defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.99, "n_disc": 1, "penalty_weight": 0.025},
+             reference="Huang et al. 2024 (R3GAN)"),
+     "R3GAN's objective: RpGAN + gamma/2 (R1 + R2) with one gamma (0.05: weight penalty_weight 0.025, CIFAR-10's "
+     "starting gamma, not annealed here), Adam 2e-4 (0, 0.99); no G EMA, no architecture of its own")
+_add(Variant("hinge-lecam", "hinge", penalties={"lecam": {"weight": 0.3, "start": 1000}},
+             defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.9}, reference="Tseng et al. 2021; StudioGAN BigGAN-LeCam"),
+     "hinge loss + LeCam (lambda 0.3, anchors' EMA decay 0.99 from D step 1000, as StudioGAN), Adam 2e-4 (0, 0.9)")
 
 
 # ---- Lucic et al. 2018's defaults. "CG" = google/compare_gan at tag v1.0, compare_gan/src/; "P" = CG params.py,
