@@ -171,9 +171,10 @@ def dataset_access(dataset) -> str:
 def describe_variant(name: str) -> list[str]:
     """Every resolved default of a variant: each HParams field (``*`` = set by the preset), the loss and the
     penalty with every option."""
+    from ganbench.suite.plan import normal_penalties
     from ganbench.suite.schema import HParams
-    from ganbench.zoo.losses import get_loss
-    from ganbench.zoo.penalties import get_penalty
+    from ganbench.zoo.losses import LOSSES, get_loss
+    from ganbench.zoo.penalties import PENALTIES, get_penalty
     from ganbench.zoo.variants import VARIANTS
 
     v = VARIANTS.get(name)
@@ -182,13 +183,18 @@ def describe_variant(name: str) -> list[str]:
     def options(opts: dict) -> str:
         return ", ".join(f"{k}={val!r}" for k, val in opts.items()) or "no options"
 
-    loss = "autoencoder reconstruction (BEGAN; knobs are the began_* hyperparameters)" if v.loss == "began" else \
-        options(get_loss(v.loss, **v.loss_options).options)
+    loss = get_loss(v.loss, **v.loss_options)
+    by_hparam = ", ".join(h if h == o else f"{h} ({o})" for o, h in loss.HPARAM_OPTIONS.items())
+    by_hparam = f"; set by the hyperparameters {by_hparam}" if by_hparam else ""
     lines = [f"{name}: {VARIANTS.help(name)}", f"reference: {v.reference or '-'}",
-             f"loss: {v.loss} ({loss})",
-             f"penalty: {v.penalty} ({options(get_penalty(v.penalty, **v.penalty_options).options)}), "
-             f"weight penalty_weight={hp['penalty_weight']!r}",
-             "hyperparameters (* set by the preset, others HParams defaults):"]
+             f"loss: {v.loss} ({'autoencoder reconstruction; ' if loss.d_output == 'autoencoder' else ''}"
+             f"{options(loss.options)}{by_hparam}): {LOSSES.help(v.loss)}"]
+    for pen, spec in (normal_penalties(v.penalties, name) if v.penalties else
+                      {v.penalty: {"weight": "penalty_weight", **v.penalty_options}}).items():
+        weight = spec["weight"] if not isinstance(spec["weight"], str) else f"{spec['weight']}={hp[spec['weight']]!r}"
+        opts = get_penalty(pen, **{k: val for k, val in spec.items() if k != "weight"}).options
+        lines.append(f"penalty: {pen} ({options(opts)}), weight {weight}: {PENALTIES.help(pen)}")
+    lines.append("hyperparameters (* set by the preset, others HParams defaults):")
     width = max(len(k) for k in hp)
     lines += [f"  {k:<{width}}  {val!r}{'  *' if k in v.defaults else ''}" for k, val in hp.items()]
     return lines

@@ -26,10 +26,14 @@ class UnknownNameError(GanbenchError, KeyError):
 # trial's identity uses the registered name). Keys are compared after `_normal` (case, '-', '_', ' ' ignored).
 FAMILIAR_NAMES: dict[str, dict[str, str]] = {
     "GAN variant": {"lsgan": "ls", "nsgan": "ns", "nonsaturating": "ns", "mmgan": "mm", "minimax": "mm",
-                    "wgangp": "wgan-gp", "hingegan": "hinge", "r1gan": "r1", "draganpenalty": "dragan"},
+                    "wgangp": "wgan-gp", "hingegan": "hinge", "r1gan": "r1", "draganpenalty": "dragan",
+                    "rsgan": "rpgan", "relativistic": "rpgan", "rahingegan": "rahinge",
+                    "lecam": "hinge-lecam", "r3": "r3gan"},
     "loss": {"lsgan": "ls", "nsgan": "ns", "nonsaturating": "ns", "mmgan": "mm", "minimax": "mm",
-             "wasserstein": "wgan", "wgangp": "wgan"},
-    "penalty": {"gradientpenalty": "gp", "wgangp": "gp", "wgan-gp": "gp", "r1penalty": "r1"},
+             "wasserstein": "wgan", "wgangp": "wgan", "rsgan": "rpgan", "relativistic": "rpgan",
+             "rahingegan": "rahinge"},
+    "penalty": {"gradientpenalty": "gp", "wgangp": "gp", "wgan-gp": "gp", "r1penalty": "r1", "r2penalty": "r2",
+                "lecamreg": "lecam", "lecamregularization": "lecam"},
     "architecture": {"dcgan64": "dcgan", "dcgan32": "dcgan", "sngan": "sndcgan", "resnet19": "resnet",
                      "resnetcifar": "resnet", "fc": "mlp", "fullyconnected": "mlp"},
     "dataset": {"cifar": "cifar10", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist",

@@ -32,18 +32,23 @@ from typing import Callable, Optional
 from ganbench.suite.schema import Suite
 from ganbench.suite.expand import Trial, expand
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_checkpoint, read_summary, \
+from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_summary, \
     record_failure, trial_dir, write_trial_config, write_trials_csv
 from ganbench.execution.storage import Storage, harvest, open_storage
+from ganbench.execution.phases import run_phases
 
 
 def penalty_through_batch_norm(t: Trial, arch) -> str | None:
-    """A gradient penalty (gp, dragan) on a D with batch norm: the penalty's gradient of one sample's output then
-    depends on the rest of its batch, which per-sample penalties assume it does not. Allowed (it is compare_gan's
-    DRAGAN default), but said: on digits, DRAGAN at lambda 10 with BN in D scored FID 253 to 377 (noise images: 455)
-    where the same GAN without BN scored 3 to 10 (suites/dragan.yaml, results/README.md)."""
-    if t.penalty in ("gp", "dragan") and arch.d_norm == "batch":
-        return (f"gans entry {t.gan!r}: the {t.penalty} penalty's gradients pass through batch norm in D, which "
+    """A gradient penalty (a penalty with the ``input_gradients`` trait: gp, dragan, r1, r2) on a D with batch
+    norm: the penalty's gradient of one sample's output then depends on the rest of its batch, which per-sample
+    penalties assume it does not. Allowed (it is compare_gan's DRAGAN default), but said: on digits, DRAGAN at lambda
+    10 with BN in D scored FID 253 to 377 (noise images: 455) where the same GAN without BN scored 3 to 10
+    (suites/dragan.yaml, results/README.md)."""
+    from ganbench.zoo.penalties import PENALTIES
+
+    names = [name for name, _, _ in t.regularisers() if getattr(PENALTIES.get(name), "input_gradients", False)]
+    if names and arch.d_norm == "batch":
+        return (f"gans entry {t.gan!r}: the {'+'.join(names)} penalty's gradients pass through batch norm in D, which "
                 "couples the samples of a batch; on digits DRAGAN with BN in D stays in the noise band (see "
                 "results/README.md, DRAGAN); d_norm: none or layer avoids it")
     return None
