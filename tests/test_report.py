@@ -106,7 +106,7 @@ def test_protocols_are_never_pooled(tmp_path):
             "split", "dataset_options"} <= set(summary.columns)
     assert sorted(zip(summary.budget_steps, summary.n_fake, summary.seeds)) == [(2000, 1000, 1), (2000, 2500, 2),
                                                                                (10000, 2500, 2)]
-    assert summary.set_index("budget_steps").loc[10000, "best config mean"] == 20.5
+    assert summary.set_index("budget_steps").loc[10000, "chosen config mean"] == 20.5
 
 
 def test_partial_results_directory(tmp_path, capsys):
@@ -120,7 +120,7 @@ def test_partial_results_directory(tmp_path, capsys):
 
     assert main(["report", str(res)]) == 0
     printed = capsys.readouterr().out
-    assert "best cfg mean" in printed and "partial results" in printed
+    assert "chosen mean" in printed and "partial results" in printed
     md = (res / "report" / "report.md").read_text()
     assert "**Partial results**: 2 of 5 trials are not finished (1 running or interrupted, 1 pending)" in md
     row = _table(res / "report", "variants").iloc[0]
@@ -155,14 +155,14 @@ def test_pairwise_statistics_in_words(tmp_path):
     line = next(x for x in md.splitlines() if x.startswith("- **a** vs **c**"))
     assert line.endswith("Not distinguishable from seed noise at 0.05.")
     table = _table(res / "report", "variants").set_index("gan")
-    assert table.loc["a", "best config mean"] == 12.5 and table.loc["a", "seeds"] == 6
+    assert table.loc["a", "chosen config mean"] == 12.5 and table.loc["a", "seeds"] == 6
     assert table.loc["a", "CI low"] < 12.5 < table.loc["a", "CI high"]
     assert table.loc["b", "G steps"] == 2000 and table.loc["a", "wall s"] == 30.0
 
 
 def test_baselines_and_not_learned(tmp_path):
     res = tmp_path / "r"
-    write_baselines(res, baseline_record())  # threshold: 395 - 0.1 * 390 = 356
+    write_baselines(res, baseline_record())  # fid: noise 400, real 10 -> learned at most sqrt(400 * 10) = 63.2
     for seed in (0, 1):
         write_trial(res, gan="dragan", seed=seed, score=450.0)  # at noise: not learned
         write_trial(res, gan="ns", seed=seed, sample=0, hparams={"lr": 1e-4}, score=50.0 + seed)
@@ -174,20 +174,22 @@ def test_baselines_and_not_learned(tmp_path):
     build_report(res)
     out = res / "report"
     table = _table(out, "variants").set_index("gan")
-    assert table.loc["dragan", "not learned"] == 2 and np.isnan(table.loc["dragan", "best config mean"])
-    assert table.loc["ns", "not learned"] == 1
-    assert table.loc["ns", "best config"] == "lr=0.0001" and table.loc["ns", "best config mean"] == 50.5
-    assert table.loc["ns", "best"] == 20.0  # the best learned trial
+    # "learned" chooses nothing: dragan's only configuration is still its chosen one, counted as not learned
+    assert table.loc["dragan", "not learned"] == 2 and table.loc["dragan", "chosen config mean"] == 450.0
+    assert table.loc["ns", "not learned"] == 1 and table.loc["ns", "configurations"] == 2
+    assert table.loc["ns", "chosen config"] == "lr=0.0001" and table.loc["ns", "chosen config mean"] == 50.5
+    assert table.loc["ns", "selected_on"] == "val" and table.loc["ns", "scored on"] == "search seeds (optimistic)"
+    assert "best" not in table  # the best test score over the search is a choice made on test
     md = (out / "report.md").read_text()
-    assert "its fid is at most 356: better than the best noise draw" in md
-    assert "**3 trial(s) not learned**" in md and "No configuration learned on every seed for: **dragan**" in md
+    assert "its fid at most 63.2 (50% of the way from noise (400) to real data (10) on a log scale" in md
+    assert "**3 trial(s) not learned**" in md
     base = _table(out, "baselines")
     assert list(base.baseline) == ["noise", "real"] and list(base["fid mean"]) == [400.0, 10.0]
     assert "| packages.torch |" in md and "| hardware.cpu_count |" in md
     samples = sorted(p.name for p in (out / "samples").iterdir())
-    # ns shows its best learned trial; dragan learned nothing and shows its best trial anyway, marked as such
+    # ns shows its chosen configuration's learned run; dragan learned nothing and shows its run anyway, marked
     assert len(samples) == 2 and samples[0].startswith("digits-dragan-") and samples[1].startswith("digits-ns-")
-    assert "; **not learned**)" in md.split("Samples of the best trial per variant")[1]
+    assert "; **not learned**)" in md.split("Samples of each chosen configuration")[1]
 
 
 def test_aggregate_across_datasets(tmp_path):
@@ -195,7 +197,7 @@ def test_aggregate_across_datasets(tmp_path):
     write_baselines(res, baseline_record(), baseline_record("grid25", noise=18.0, real=25.0))
     for seed in (0, 1):
         write_trial(res, gan="ns", seed=seed, score=10.0)  # the real-data mean: normalised 1
-        write_trial(res, gan="ls", seed=seed, score=205.0)  # half way: 0.5
+        write_trial(res, gan="ls", seed=seed, score=np.sqrt(4000.0))  # half way on a log scale: 0.5
         write_trial(res, gan="ns", dataset="grid25", seed=seed, score=25.0)
         write_trial(res, gan="ls", dataset="grid25", seed=seed, score=21.5)
     build_report(res)
@@ -247,7 +249,8 @@ def test_directions_come_from_the_results(tmp_path):
     build_report(res)
     md = (res / "report" / "report.md").read_text()
     assert "## digits: sharpness (higher is better)" in md
-    assert _table(res / "report", "variants").set_index("gan").loc["b", "best"] == 6.0
+    table = _table(res / "report", "variants").set_index("gan")
+    assert table.loc["b", "chosen config mean"] == 5.5 and table.loc["b", "val mean"] == 5.5  # "max": 5.5 beats 1.5
     # results written before directions were stored: trials.csv only, no direction columns; fid falls back to min
     old = tmp_path / "old"
     for seed in (0, 1):
@@ -275,7 +278,7 @@ def test_outputs_escape_user_strings(tmp_path):
     assert "\\<b\\>" not in report.path.read_text() and "x&y</b>_1\\|z" in report.path.read_text()
     tex = next((out / "tables").glob("*variants.tex")).read_text()
     assert "x\\&y</b>\\_1|z" in tex and "\\toprule" in tex
-    assert "best cfg mean" in terminal_summary(report.summary)
+    assert "chosen mean" in terminal_summary(report.summary)
 
 
 def test_load_results_and_no_torch(tmp_path):
@@ -336,7 +339,7 @@ def test_a_trial_whose_samples_are_not_precise_is_not_learned_whatever_its_fid(t
     """Polygons in a random CNN's features: blobs beat noise's FID while no sample falls on the data's manifold
     (precision 0 against 0.93 for real data). Where precision was scored, it must beat noise by the same rule."""
     res = tmp_path / "r"
-    record = baseline_record()  # fid: noise 400, real 10 -> at most 356
+    record = baseline_record()  # fid: noise 400, real 10 -> at most 63.2
     record["metrics"]["precision"] = {"direction": "max", "noise": {"values": [0.0, 0.0], "mean": 0.0, "std": 0.0},
                                       "real": {"values": [0.9, 0.96], "mean": 0.93, "std": 0.03}}  # at least 0.093
     write_baselines(res, record)
@@ -346,8 +349,8 @@ def test_a_trial_whose_samples_are_not_precise_is_not_learned_whatever_its_fid(t
     write_trial(res, gan="no-pr", seed=0, score=40.0)  # precision not scored: judged on its FID alone
     build_report(res)
     table = _table(res / "report", "variants").set_index("gan")
-    assert table.loc["blobs", "not learned"] == 2 and np.isnan(table.loc["blobs", "best config mean"])
-    assert table.loc["ns", "not learned"] == 0 and table.loc["ns", "best config mean"] == 40.5
+    assert table.loc["blobs", "not learned"] == 2 and table.loc["blobs", "chosen config mean"] == 40.0
+    assert table.loc["ns", "not learned"] == 0 and table.loc["ns", "chosen config mean"] == 40.5
     assert table.loc["no-pr", "not learned"] == 0
     md = (res / "report" / "report.md").read_text()
-    assert "its fid is at most 356 and its precision at least 0.093" in md
+    assert "its fid at most 63.2 (" in md and "and its precision at least 0.093 (better than the best noise" in md

@@ -13,7 +13,7 @@ from ganbench.report import build_report, signals
 from ganbench.report import memorisation as memo
 from test_report import _table, write_trial
 
-STEPS = [100, 200, 300, 400, 500]
+STEPS = [400, 800, 1200, 1600, 2000]  # the last is the trials' best_d_steps (write_trial, budget 2000)
 
 
 def _spearman_closed_form(x, y) -> float:
@@ -32,7 +32,9 @@ def test_a_critic_that_tracks_fid_exactly_gives_rho_one():
     fid = np.array([100.0, 80.0, 60.0, 50.0, 40.0])
     h = _history("t1", fid=fid, critic_w=fid / 10 + 3, d_loss=-(fid / 10 + 3), g_loss=[4.0, 1.0, 3.0, 5.0, 2.0],
                  swd=[1.0] * 5)
-    corr = signals.trial_correlations(h, "fid", "min").set_index("signal")
+    changes = signals.trial_correlations(h, "fid", "min").set_index("signal")  # step-to-step changes
+    assert changes.loc["critic_w", "rho"] == pytest.approx(1.0) and changes.loc["d_loss", "rho"] == pytest.approx(1.0)
+    corr = signals.trial_correlations(h, "fid", "min", on="levels").set_index("signal")
     assert corr.loc["critic_w", "rho"] == pytest.approx(1.0) and corr.loc["d_loss", "rho"] == pytest.approx(1.0)
     assert corr.loc["g_loss", "rho"] == pytest.approx(_spearman_closed_form([4, 1, 3, 5, 2], fid))
     assert corr.loc["g_loss", "rho"] == pytest.approx(0.0)  # sum d^2 = 20 = n (n^2 - 1) / 6
@@ -50,9 +52,21 @@ def test_random_histories_match_scipy_and_the_closed_form():
     rng = np.random.default_rng(3)
     for _ in range(20):
         fid, d = rng.permutation(8) + 1.0, rng.normal(size=8)
-        corr = signals.trial_correlations(_history("t", fid=fid, d_loss=d), "fid", "min")
+        corr = signals.trial_correlations(_history("t", fid=fid, d_loss=d), "fid", "min", on="levels")
         assert corr.rho.iloc[0] == pytest.approx(_spearman_closed_form(-d, fid))
         assert corr.p.iloc[0] == pytest.approx(sps.spearmanr(-d, fid).pvalue)
+        corr = signals.trial_correlations(_history("t", fid=fid, d_loss=d), "fid", "min")
+        assert corr.rho.iloc[0] == pytest.approx(sps.spearmanr(np.diff(-d), np.diff(fid)).statistic)
+
+
+def test_a_shared_time_trend_is_not_tracking():
+    """Both fall over training, so their levels rank alike (rho 1), but every rise of one is a fall of the other:
+    on step-to-step changes rho is -1. The report's correlations are on changes."""
+    fid = np.array([100.0, 93.0, 80.0, 72.0, 60.0, 51.0])  # changes -7, -13, -8, -12, -9
+    critic = np.array([10.0, 8.5, 8.0, 6.7, 6.0, 5.0])  # changes -1.5, -0.5, -1.3, -0.7, -1.0: every rank reversed
+    h = _history("t", fid=fid, critic_w=critic)
+    assert signals.trial_correlations(h, "fid", "min", on="levels").rho.iloc[0] == pytest.approx(1.0)
+    assert signals.trial_correlations(h, "fid", "min").rho.iloc[0] == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("rhos, expected", [
@@ -109,17 +123,18 @@ def _write_history(res: Path, tid: str, rows: list[dict]) -> None:
 
 
 def test_report_section_on_a_study_with_wgan_gp_and_ns(tmp_path):
-    """WGAN-GP's held-out critic estimate equals FID / 10 (rho 1 in every trial); NS's D loss (negated) and G loss
-    have rank pattern [4, 1, 3, 5, 2] against FID's [5, 4, 3, 2, 1] (rho 0); its SWD runs opposite to FID (-1)."""
+    """WGAN-GP's held-out critic estimate equals FID / 10 (rho 1 in every trial); the changes of NS's D loss
+    (negated) and G loss have rank pattern [2, 4, 1, 3] against the changes of FID's [1, 2, 3, 4] (sum d^2 = 10:
+    rho 0); its SWD runs opposite to FID (-1)."""
     res = tmp_path / "r"
     for seed in range(3):
-        fid = np.array([100.0, 80.0, 60.0, 50.0, 40.0]) * (1 + 0.1 * seed)
+        fid = np.array([100.0, 80.0, 65.0, 55.0, 48.0]) * (1 + 0.1 * seed)  # changes -20, -15, -10, -7
         w = write_trial(res, gan="wgan-gp", seed=seed, score=fid[-1], history=False)
         _write_history(res, w, [{"fid": f, "critic_w": f / 10, "d_loss": -f / 10 + 0.01 * k, "g_loss": 0.5}
                                 for k, f in enumerate(fid)])
         n = write_trial(res, gan="ns", seed=seed, score=fid[-1] + 5, history=False)
         _write_history(res, n, [{"fid": f + 5, "d_loss": -x, "g_loss": x, "swd": -f}
-                                for f, x in zip(fid, [4, 1, 3, 5, 2])])
+                                for f, x in zip(fid, [4, 3, 6, 4, 5])])  # changes -1, 3, -2, 1
     for tid in _ids(res, "wgan-gp"):  # the trials' config says loss wgan
         cfg = json.loads((res / "trials" / tid / "config.json").read_text())
         (res / "trials" / tid / "config.json").write_text(json.dumps({**cfg, "loss": "wgan"}))
@@ -143,7 +158,7 @@ def test_report_section_on_a_study_with_wgan_gp_and_ns(tmp_path):
     assert any(f.endswith("signals-traces.png") for f in figs) and any(f.endswith("signals-rho.png") for f in figs)
     # what these numbers can and cannot show
     assert "## What these numbers can and cannot show" in md
-    assert "**digits (fid, d_steps=2000)**: 3 seed(s) behind each variant's best configuration (ns 3, wgan-gp 3); " \
+    assert "**digits (fid, d_steps=2000)**: 3 seed(s) behind each variant's chosen configuration (ns 3, wgan-gp 3); " \
            "5 evaluation points per trial (median)." in md
     assert "Of 1 pairwise comparison(s) of best configurations, 0 are distinguishable from seed noise (Holm-adjusted" \
            " p < 0.05); 1 cannot be with these numbers of seeds" in md  # 3 vs 3: smallest exact p = 0.1
@@ -216,7 +231,7 @@ def test_limits_in_words():
                    pairs, 8.0)
     text = bullets([f], partial=True)
     assert text[0].startswith("**The results are partial**")
-    assert text[1] == ("**grid25 (mode_tv, g_steps=500)**: 5 to 6 seed(s) behind each variant's best configuration "
+    assert text[1] == ("**grid25 (mode_tv, g_steps=500)**: 5 to 6 seed(s) behind each variant's chosen configuration "
                        "(a 6, b 6, c 5); 4 search configuration(s) per variant; 8 evaluation points per trial "
                        "(median).")
     assert text[2] == ("Of 2 pairwise comparison(s) of best configurations, 1 is distinguishable from seed noise "

@@ -1,5 +1,6 @@
 """Aggregates over datasets in the style of rliable (Agarwal et al. 2021): scores normalised by their baselines
-(0 = noise mean, 1 = real-data mean; higher is better for every metric), the interquartile mean and mean over the
+(0 = noise mean, 1 = real-data mean; higher is better for every metric; FID-like metrics on a log scale, so that
+a dataset whose scores all sit near real data is not squeezed to 1), the interquartile mean and mean over the
 pooled runs with stratified bootstrap intervals, and performance profiles."""
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from ganbench.report.baselines import normalise
 from ganbench.report.figures import _legend, _save, pyplot
 
 
-def normalised_runs(tasks: list[tuple[str, dict, dict]]) -> tuple[dict, list[str], list[str]]:
-    """``tasks``: (task label, baseline entry, {variant: best-configuration scores over seeds}). Returns
-    {variant: [normalised scores per task]} for the variants present in every task, the task labels, and the
-    variants left out (absent from some task)."""
+def normalised_runs(tasks: list[tuple]) -> tuple[dict, list[str], list[str]]:
+    """``tasks``: (task label, baseline entry, {variant: chosen-configuration scores over seeds}, metric name).
+    Returns {variant: [normalised scores per task]} for the variants present in every task (FID-like metrics
+    normalised on a log scale, ``baselines.normalise``), the task labels, and the variants left out (absent from some
+    task)."""
+    tasks = [(*t, None) if len(t) == 3 else t for t in tasks]
     if len(tasks) < 2:
         return {}, [], []
-    everywhere = set.intersection(*(set(runs) for _, _, runs in tasks))
-    left_out = sorted(set.union(*(set(runs) for _, _, runs in tasks)) - everywhere)
-    out = {v: [normalise(runs[v], entry) for _, entry, runs in tasks] for v in sorted(everywhere)}
-    return out, [label for label, _, _ in tasks], left_out
+    everywhere = set.intersection(*(set(t[2]) for t in tasks))
+    left_out = sorted(set.union(*(set(t[2]) for t in tasks)) - everywhere)
+    out = {v: [normalise(runs[v], entry, metric) for _, entry, runs, metric in tasks] for v in sorted(everywhere)}
+    return out, [t[0] for t in tasks], left_out
 
 
 def aggregate_table(runs: dict) -> pd.DataFrame:

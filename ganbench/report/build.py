@@ -12,17 +12,19 @@ import pandas as pd
 
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
-from ganbench.report import diagnostics, figures, limits, signals, stats, tables
+from ganbench.report import diagnostics, figures, learned, limits, notes, signals, stats, tables
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.results import atomic_write_text, load_results, trial_dir
 
-INTRO = ("Scores are on the **test** split, for each trial's best generator chosen on the **validation** split "
-         "(held-out model selection); curves are validation scores during training. A *configuration* is one "
-         "search sample; **best config** is the configuration with the best mean over its seeds, among those whose "
-         "every seed learned; its interval is a 95% percentile bootstrap over seeds (`scipy.stats.bootstrap`). "
-         "**median**, **q25** and **q75** are over every scored trial of the search. D steps, G steps and wall "
-         "seconds are medians over the scored trials.")
+INTRO = ("Everything that chooses is decided on the **validation** split: each trial's checkpoint, and each "
+         "variant's configuration (`selected_on` = val). A *configuration* is a set of resolved hyperparameters, "
+         "never a search sample index. **chosen config** is the configuration with the best mean validation value "
+         "(**val mean**) over its seeds; its **test** scores are computed for it and choose nothing. They come from "
+         "the confirmation runs on fresh seeds where the suite ran them, else from the search seeds it was chosen "
+         "on, marked *optimistic* (**scored on**). **still improving** counts its runs whose chosen checkpoint is "
+         "their last evaluation. **median**, **q25** and **q75** are over every scored trial of the search (test, "
+         "descriptive). D steps, G steps and wall seconds are medians over the scored trials.")
 
 
 @dataclass
@@ -117,34 +119,22 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     slug = _slug(idx, group.dataset, metric, group.protocol.get("budget_steps"))
     names = tables.variant_names(frame)
     not_learned = tables.mark_not_learned(group)
-    table, best_runs = tables.variant_table(group, ~not_learned)
-    doc.table(table, f"{slug}-variants", f"{group.dataset}: {metric} per variant ({word})")
+    choices = tables.best_config(group, history)
+    table, best_runs = tables.variant_table(group, ~not_learned, history, choices)
+    doc.table(table, f"{slug}-variants", f"{group.dataset}: {metric} per variant ({word}), configuration "
+              "selected on validation")
+    notes.choice_notes(doc, group, table, choices, names, history, slug)
     entry, threshold = group.entry, None
     if entry and direction:
-        threshold = bl.learned_threshold(entry, direction)
-        rec = group.baseline
-        doc.table(pd.DataFrame(bl.baseline_rows(rec, [metric])), f"{slug}-baselines",
+        threshold = bl.learned_threshold(entry, direction, metric)
+        doc.table(pd.DataFrame(bl.baseline_rows(group.baseline, [metric])), f"{slug}-baselines",
                   f"Baselines on the same protocol ({metric}): noise, and real data (the floor of this feature "
                   "space; its std is the resampling spread)")
-        n_nl = int(not_learned.sum())
-        gated = "".join(f" and its {m} at least {bl.learned_threshold(e, 'max'):.4g} (the same rule: samples that "
-                        "look real, which a weak feature space's score can miss)" for m, e in tables.gates(group))
-        doc.para(f"A trial counts as learned when its {metric} is {'at least' if direction == 'max' else 'at most'} "
-                 f"{threshold:.4g}{gated}: better than the best noise draw by 10% of the distance between the noise "
-                 f"and real-data means. " + (f"**{n_nl} trial(s) not learned**: counted in *not learned*, left out of "
-                                         "**best** and **best config**." if n_nl else "Every scored trial learned."))
-    elif direction:
-        doc.para("No baseline matches this protocol (dataset, options, split, extractor, n_real, n_fake) in "
-                 "`baselines.json`: 'not learned' is not assessed here, and scores have no noise or real-data "
-                 "reference.")
-    missing = [n for n in table.gan if n not in best_runs and (table.set_index("gan").loc[n, "completed"] +
-                                                                 table.set_index("gan").loc[n, "diverged"])]
-    if missing:
-        doc.para("No configuration learned on every seed for: " + ", ".join(f"**{m}**" for m in missing) +
-                 "; they have no best configuration and are left out of the comparison of best configurations.")
+    notes.learned_notes(doc, group, not_learned)
     other = _other_metrics(group, names)
     if not other.empty:
         doc.table(other, f"{slug}-metrics", "Every metric of the best checkpoints (mean over scored trials)")
+        doc.bullets(learned.not_evidence_text([group.metric, *(c.split(" (")[0] for c in other.columns[1:])]))
     pairs = tables.pairwise_table(group, best_runs)
     if not pairs.empty:
         doc.heading("Which differences are real", 3)
@@ -157,8 +147,8 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
         doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
     _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold)
-    best = memo.best_learned(frame, f"best_{metric}", direction, names, not_learned)
-    best_any = memo.best_learned(frame, f"best_{metric}", direction, names, pd.Series(False, index=frame.index))
+    best = notes.shown_trials(choices, not_learned, True)
+    best_any = notes.shown_trials(choices, not_learned, False)
     _samples(doc, group, best, best_any, results, out)
     memo.section(doc, best, frame, names, metric, results, out, slug, _slug)
     signals.section(doc, group, history, names, colors, out, slug)
@@ -168,7 +158,7 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
                               "eval_every_g_steps", "eval_n_samples", "eval_n_real")},
         **{k: p.get(f"{metric}_{k}") for k in tables.METRIC_KEYS})
     runs = tables.aggregate_runs(group, best_runs)
-    task = (f"{group.dataset} ({metric})", entry, runs) if entry and runs else None
+    task = (f"{group.dataset} ({metric})", entry, runs, metric) if entry and runs else None
     return summary, task, limits.facts(group, table, pairs, history)
 
 
@@ -219,8 +209,8 @@ def _group_figures(doc, group, history, colors, out, slug, names, not_learned, e
 
 
 def _samples(doc, group, best_trials: dict, best_any: dict, results, out) -> None:
-    """The best learned trial's samples per variant; a variant with no learned trial shows its best one anyway,
-    marked, so a reader sees what 'not learned' looks like."""
+    """Per variant, samples of its chosen configuration (lowest seed that learned); where none learned, its lowest
+    seed anyway, marked, so a reader sees what 'not learned' looks like. No score picks the trial shown."""
     col = f"best_{group.metric}"
     shown = []
     for name in sorted(best_any):
@@ -231,7 +221,7 @@ def _samples(doc, group, best_trials: dict, best_any: dict, results, out) -> Non
             shutil.copyfile(src, out / dest)
             shown.append((dest, name, best, learned))
     if shown:
-        doc.heading("Samples of the best trial per variant", 3)
+        doc.heading("Samples of each chosen configuration", 3)
         for dest, name, best, learned in shown:
             doc.figure(dest, f"samples of {name}", f"**{name}** (trial {best.trial_id}, {group.metric} "
                                                    f"{best[col]:.4g}" + ("" if learned else "; **not learned**") + ")")
@@ -280,9 +270,10 @@ def _aggregate_section(doc: Document, tasks: list, colors: dict, out: Path) -> N
     if not runs:
         return
     doc.heading("Across datasets")
-    doc.para("Scores normalised by their baselines (0 = noise mean, 1 = real-data mean, higher is better) for the "
-             "seeds of each variant's best configuration (where none learned on every seed: the configuration with "
-             "the best mean) on " + ", ".join(md_text(t) for t in labels) + "; "
+    doc.para("Scores normalised by their baselines (0 = noise mean, 1 = real-data mean, higher is better; FID and "
+             "KID on a log scale, (log noise - log score) / (log noise - log real), so that FIDs near real data stay "
+             "apart) for the seeds of each variant's chosen configuration on " + ", ".join(md_text(t) for t in labels)
+             + "; "
              "IQM = interquartile mean of the pooled runs (`scipy.stats.trim_mean`, 25%), intervals by stratified "
              "bootstrap (each dataset resampled on its own), as in rliable (Agarwal et al. 2021)."
              + (f" Left out (not on every dataset): {', '.join(left_out)}." if left_out else ""))
@@ -309,9 +300,9 @@ def terminal_summary(summary: pd.DataFrame) -> str:
     """A short table for the terminal: per dataset and variant, the best configuration's mean and its interval."""
     if summary.empty:
         return "no scored trials yet"
-    cols = [c for c in ("dataset", "metric", "budget_steps", "gan", "trials", "not learned", "best config mean",
+    cols = [c for c in ("dataset", "metric", "budget_steps", "gan", "trials", "not learned", "chosen config mean",
                         "CI low", "CI high", "median") if c in summary]
-    shown = summary[cols].rename(columns={"budget_steps": "budget", "best config mean": "best cfg mean",
+    shown = summary[cols].rename(columns={"budget_steps": "budget", "chosen config mean": "chosen mean",
                                           "not learned": "not lrnd"})
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
 

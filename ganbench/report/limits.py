@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ganbench import selection
 from ganbench.report import stats
 
 UNITS = {
@@ -28,8 +29,8 @@ class GroupFacts:
     label: str  # dataset (metric), budget
     unit: str
     steps: float
-    seeds: dict = field(default_factory=dict)  # variant -> seeds of its best configuration
-    configs: dict = field(default_factory=dict)  # variant -> search configurations
+    seeds: dict = field(default_factory=dict)  # variant -> seeds of its chosen configuration
+    configs: dict = field(default_factory=dict)  # variant -> distinct configurations (resolved hyperparameters)
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     points: float = np.nan  # evaluation points per trial (median)
 
@@ -40,7 +41,7 @@ def facts(group, table: pd.DataFrame, pairs: pd.DataFrame, history: pd.DataFrame
     label = f"{group.dataset} ({group.metric}, {p.get('budget_unit')}={_num(steps)})"
     seeds = {r["gan"]: int(r["seeds"]) for _, r in table.iterrows() if "seeds" in table and pd.notna(r.get("seeds"))}
     names = group.frame["gan"].astype(str)
-    configs = group.frame.groupby(names)["sample"].nunique().to_dict() if "sample" in group.frame else {}
+    configs = selection.configuration_keys(group.frame).groupby(names).nunique().to_dict()
     points = np.nan
     if not history.empty and "trial_id" in history:
         counts = history[history.trial_id.isin(group.frame.trial_id)].groupby("trial_id").size()
@@ -69,10 +70,10 @@ def bullets(all_facts: list[GroupFacts], partial: bool) -> list[str]:
     for f in all_facts:
         text = f"**{f.label}**: "
         if f.seeds:
-            text += (f"{_range(f.seeds.values())} seed(s) behind each variant's best configuration "
+            text += (f"{_range(f.seeds.values())} seed(s) behind each variant's chosen configuration "
                      f"({', '.join(f'{v} {n}' for v, n in sorted(f.seeds.items()))})")
         else:
-            text += "no variant has a best configuration yet (nothing scored and learned on every seed)"
+            text += "no variant has a chosen configuration yet (no validation value to choose on)"
         if f.configs and max(f.configs.values()) > 1:
             text += f"; {_range(f.configs.values())} search configuration(s) per variant"
         if not np.isnan(f.points):

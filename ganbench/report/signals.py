@@ -2,7 +2,9 @@
 distance track the primary metric over training, and so serve as a stopping criterion?
 
 Per trial, over its evaluation points (``metrics.jsonl``), the Spearman rank correlation (``scipy.stats.spearmanr``)
-between each training signal and the primary metric, both turned into "lower = closer to the data":
+between the **step-to-step changes** of each training signal and of the primary metric (detrended: on a falling
+curve the step alone correlates with everything, so levels would give rho near 1 for any signal that drifts; WGAN's
+critic estimate "tracks" FID in levels and not in changes), both turned into "lower = closer to the data":
 
 - ``critic_w`` (E[D(real)] - E[D(fake)] on held-out data, WGAN-loss variants), ``swd``, ``began_m`` (BEGAN's
   convergence measure) and ``g_loss`` as recorded;
@@ -38,7 +40,7 @@ SIGNALS = {
     "swd": (1, "SWD"),
     "began_m": (1, "BEGAN M"),
 }
-MIN_POINTS = 3  # evaluation points a trial needs for a correlation
+MIN_POINTS = 4  # evaluation points a trial needs for a correlation (3 changes)
 MIN_TRIALS = 2  # trials a variant needs for a verdict
 TRACKS = 0.5
 CONSISTENT = 0.8
@@ -51,8 +53,10 @@ def orient_primary(direction: str | None) -> int:
     return -1 if direction == "max" else 1
 
 
-def trial_correlations(history: pd.DataFrame, primary: str, direction: str | None) -> pd.DataFrame:
-    """One row per trial x signal present: the oriented Spearman rho, its p-value and the number of evaluation
+def trial_correlations(history: pd.DataFrame, primary: str, direction: str | None,
+                       on: str = "changes") -> pd.DataFrame:
+    """One row per trial x signal present: the oriented Spearman rho of the step-to-step changes (``on="levels"``:
+    of the values themselves, which the shared time trend inflates), its p-value and the number of evaluation
     points (where both the signal and the primary are finite). rho is nan when either is constant."""
     cols = ["trial_id", "signal", "rho", "p", "points"]
     if history.empty or primary not in history:
@@ -67,9 +71,11 @@ def trial_correlations(history: pd.DataFrame, primary: str, direction: str | Non
                 continue
             x = pd.to_numeric(h[signal], errors="coerce").to_numpy(float)
             ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() < MIN_POINTS:
+            if ok.sum() < (MIN_POINTS if on == "changes" else MIN_POINTS - 1):
                 continue
             xs, ys = sign_s * x[ok], sign_p * y[ok]
+            if on == "changes":
+                xs, ys = np.diff(xs), np.diff(ys)
             if np.ptp(xs) == 0 or np.ptp(ys) == 0:
                 rho, p = np.nan, np.nan
             else:
@@ -303,8 +309,9 @@ def section(doc, group, history: pd.DataFrame, names: pd.Series, colors: dict, o
     table = summarise(corr, by_id)
     losses = dict(zip(by_id.to_numpy(), frame["loss"].astype(str))) if "loss" in frame else {}
     doc.heading("Training signals against sample quality", 3)
-    doc.para(f"Per trial, the Spearman rank correlation over its evaluation points between each training signal and "
-             f"{metric} (validation), both read as \"lower = closer to the data\": the D loss negated (it rises "
+    doc.para(f"Per trial, the Spearman rank correlation between the **step-to-step changes** of each training "
+             f"signal and of {metric} (validation) over its evaluation points: detrended, since on a falling curve "
+             f"the step alone correlates with every signal that drifts. Both are read as \"lower = closer to the data\": the D loss negated (it rises "
              f"as D can no longer tell real from fake), {metric} {'negated' if direction == 'max' else 'as is'}, "
              f"the others as recorded. **rho = +1: the signal tracks quality.** Per variant: the median over "
              f"trials with a 95% bootstrap interval, the quartiles, the trials of each sign and a two-sided "
@@ -317,9 +324,10 @@ def section(doc, group, history: pd.DataFrame, names: pd.Series, colors: dict, o
     doc.table(table, f"{slug}-signals", f"Spearman rho between training signals and {metric}, per variant")
     doc.bullets(sentences(table, losses, metric))
     points = int(corr.points.median())
-    if points < 6:
-        doc.para(f"With {points} evaluation points per trial (median) a trial's rho takes at most "
-                 f"{points * (points ** 2 - 1) // 6 + 1} values: read the agreement across trials, not one trial's rho.")
+    if points < 7:
+        n = points - 1
+        doc.para(f"With {points} evaluation points per trial (median, {n} changes) a trial's rho takes at most "
+                 f"{n * (n ** 2 - 1) // 6 + 1} values: read the agreement across trials, not one trial's rho.")
     fig = f"figures/{slug}-signals-traces.png"
     picks = representative(corr, table, by_id)
     if plot_traces(h, picks, corr, metric, direction, colors, out / fig, f"{group.dataset}: training signals and "

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ganbench.report import baselines as bl
-from ganbench.report import stats
+from ganbench.report import chosen, learned, stats
 
 # Only for results written before each metric's direction was stored with it (``<metric>_direction``).
 DIRECTION_FALLBACK = {
@@ -112,29 +111,16 @@ def variant_names(frame: pd.DataFrame) -> pd.Series:
     return frame["gan"].astype(str)
 
 
-# Checked beside every image metric where a suite scores it: the share of samples that fall on the real data's
-# manifold. FID in a weak feature space (a random CNN's) can beat noise with samples that are blobs; precision cannot.
-GATE_METRICS = ("precision",)
-
-
 def gates(group: Group) -> list[tuple[str, dict]]:
-    """(metric, baseline entry) of each gate metric the group's trials were scored by, other than its own."""
-    metrics = (group.baseline or {}).get("metrics") or {}
-    return [(m, metrics[m]) for m in GATE_METRICS
-            if m != group.metric and m in metrics and f"best_{m}" in group.frame]
+    """(metric, baseline entry) of each gate metric (precision) the group's trials were scored by, other than its
+    own."""
+    return [(m, e) for m, e, _ in learned.judges(group.baseline, group.metric, group.direction, group.frame.columns)
+            if m in learned.GATE_METRICS and m != group.metric]
 
 
 def mark_not_learned(group: Group) -> pd.Series:
-    """Per trial: not learned on the group's metric, or on a gate metric (precision) where it was scored (False where
-    there is no baseline or no score)."""
-    marks = pd.Series(False, index=group.frame.index)
-    entry, col = group.entry, f"best_{group.metric}"
-    if entry is None or group.direction is None or col not in group.frame:
-        return marks
-    marks |= group.frame[col].map(lambda v: bl.not_learned(v, entry, group.direction)).astype(bool)
-    for metric, gate in gates(group):
-        marks |= group.frame[f"best_{metric}"].map(lambda v: bl.not_learned(v, gate, "max")).astype(bool)
-    return marks
+    """Per trial: not learned by the rule of ``report.learned`` (False where there is no baseline or no score)."""
+    return learned.marks(group.frame, group.baseline, group.metric, group.direction)
 
 
 def _searched(frame: pd.DataFrame) -> list[str]:
@@ -143,28 +129,42 @@ def _searched(frame: pd.DataFrame) -> list[str]:
 
 
 def config_label(frame: pd.DataFrame, sample) -> str:
-    row = frame[frame["sample"] == sample].iloc[0]
-    parts = [f"{c.removeprefix('hp_')}={_fmt(row[c])}" for c in _searched(frame)]
-    return ", ".join(parts) if parts else f"sample {sample}"
+    """Deprecated by configuration keys: the first trial of a search sample, in words (see ``chosen.label``)."""
+    return chosen.label(frame, frame[frame["sample"] == sample].iloc[0])
 
 
-def best_config(scored: pd.DataFrame, col: str, direction: str, learned: pd.Series):
-    """The search sample with the best mean over seeds among those whose every seed learned; None if none."""
-    every_seed_learned = learned.reindex(scored.index).fillna(True).astype(bool).groupby(scored["sample"]).all()
-    means = scored.groupby("sample")[col].mean()[every_seed_learned]
-    if means.empty:
-        return None
-    return means.idxmax() if direction == "max" else means.idxmin()
+def best_config(group: Group, history: pd.DataFrame | None = None) -> dict:
+    """Variant name -> its ``chosen.Choice``: the configuration (resolved hyperparameters) with the best mean
+    VALIDATION value over its seeds. Test scores never choose."""
+    if group.direction is None:
+        return {}
+    return chosen.choose(group.frame, variant_names(group.frame), group.metric, group.direction, history)
 
 
-def variant_table(group: Group, learned: pd.Series | None = None) -> tuple[pd.DataFrame, dict]:
-    """One row per variant: status counts, the best configuration's mean over seeds with its bootstrap interval,
-    the best learned trial, and the median and quartiles across the whole search; D steps, G steps and wall
-    seconds. Returns the table and {variant: best-config scores over seeds}."""
-    frame, metric, direction = group.frame, group.metric, group.direction or "min"
+def _chosen_columns(choice, col: str, improving: pd.Series) -> dict:
+    runs = choice.runs[col].to_numpy(dtype=float)
+    mean, lo, hi = stats.mean_ci(runs)
+    scored_on = "confirmation seeds" if choice.source == "confirm" else "search seeds"
+    return {"configurations": choice.configurations, "chosen config": choice.label, "selected_on": "val",
+            "val mean": choice.val_mean, "scored on": scored_on + (" (optimistic)" if choice.optimistic else ""),
+            "seeds": len(runs), "chosen config mean": mean, "CI low": lo, "CI high": hi,
+            "chosen config std": np.std(runs, ddof=1) if len(runs) > 1 else np.nan,
+            "still improving": int(improving.reindex(choice.runs.index).fillna(False).sum())}
+
+
+def variant_table(group: Group, learned: pd.Series | None = None, history: pd.DataFrame | None = None,
+                  choices: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """One row per variant: status counts, the configuration chosen on validation with its test mean over seeds
+    (confirmation seeds where there are, else the search's, marked optimistic) and interval, how many of those runs
+    were still improving at their last evaluation, and the median and quartiles across the whole search (test,
+    descriptive: they choose nothing); D steps, G steps and wall seconds. Returns the table and {variant: the
+    chosen configuration's test scores over seeds}."""
+    frame, metric = group.frame, group.metric
     col = f"best_{metric}"
     if learned is None:
         learned = ~mark_not_learned(group)
+    choices = best_config(group, history) if choices is None else choices
+    improving = chosen.still_improving(frame, history)
     names = variant_names(frame)
     rows, best_runs = [], {}
     for name in sorted(names.unique()):
@@ -177,49 +177,33 @@ def variant_table(group: Group, learned: pd.Series | None = None) -> tuple[pd.Da
         for s in ("running", "pending"):
             if status.get(s, 0):
                 row[s] = int(status[s])
+        if name in choices and len(choices[name].runs):
+            row.update(_chosen_columns(choices[name], col, improving))
+            best_runs[name] = choices[name].runs[col].to_numpy(dtype=float)
         if len(scored):
-            ok = scored[learned.reindex(scored.index).astype(bool)]
-            sample = best_config(scored, col, direction, learned)
-            if sample is not None:
-                runs = scored[scored["sample"] == sample][col].to_numpy(dtype=float)
-                mean, lo, hi = stats.mean_ci(runs)
-                best_runs[name] = runs
-                row.update({"best config": config_label(g, sample), "seeds": len(runs), "best config mean": mean,
-                            "CI low": lo, "CI high": hi, "best config std": np.std(runs, ddof=1) if len(runs) > 1
-                            else np.nan})
-            if len(ok):
-                row["best"] = ok[col].max() if direction == "max" else ok[col].min()
-            row.update({"median": scored[col].median(), "q25": scored[col].quantile(0.25),
-                        "q75": scored[col].quantile(0.75)})
+            search = scored[~chosen.is_confirm(scored)]
+            row.update({"median": search[col].median(), "q25": search[col].quantile(0.25),
+                        "q75": search[col].quantile(0.75)})
             for c, label in (("d_steps", "D steps"), ("g_steps", "G steps"), ("wall_seconds", "wall s"),
                              ("flops", "FLOPs")):
                 if c in scored and scored[c].notna().any():
                     row[label] = float(scored[c].median())
         rows.append(row)
     order = ["gan", "architecture", "trials", "completed", "diverged", "failed", "not learned", "running", "pending",
-             "best config", "seeds", "best config mean", "CI low", "CI high", "best config std", "best", "median",
-             "q25", "q75", "D steps", "G steps", "wall s", "FLOPs"]
+             "configurations", "chosen config", "selected_on", "val mean", "scored on", "seeds", "chosen config mean",
+             "CI low", "CI high", "chosen config std", "still improving", "median", "q25", "q75", "D steps",
+             "G steps", "wall s", "FLOPs"]
     table = pd.DataFrame(rows)
-    for c in ("best config", "seeds", "best config mean", "CI low", "CI high", "best", "median"):
-        if c not in table:  # the same columns whether or not any trial learned (empty where none did)
+    for c in ("chosen config", "seeds", "chosen config mean", "CI low", "CI high", "median"):
+        if c not in table:  # the same columns whether or not anything was chosen (empty where nothing was)
             table[c] = np.nan
     return table[[c for c in order if c in table]], best_runs
 
 
 def aggregate_runs(group: Group, best_runs: dict) -> dict:
-    """Per variant, the seeds' scores used in aggregates over datasets: the best configuration's, or where no
-    configuration learned on every seed, the configuration with the best mean (so a failing variant counts)."""
-    frame, col, direction = group.frame, f"best_{group.metric}", group.direction or "min"
-    if col not in frame:
-        return dict(best_runs)
-    names = variant_names(frame)
-    out = dict(best_runs)
-    scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
-    for name, g in scored.groupby(names.reindex(scored.index)):
-        if name not in out:
-            sample = best_config(g, col, direction, pd.Series(True, index=g.index))
-            out[name] = g[g["sample"] == sample][col].to_numpy(dtype=float)
-    return out
+    """Per variant, the seeds' scores used in aggregates over datasets: its chosen configuration's (every variant
+    with a validation value has one, learned or not, so a failing variant counts)."""
+    return dict(best_runs)
 
 
 def _pairable(a: pd.DataFrame, b: pd.DataFrame) -> bool:
