@@ -85,23 +85,6 @@ def suite_trials(results: Path, suite_name: str) -> dict[str, dict]:
     return out
 
 
-def read_checkpoint(path: Path) -> tuple[Optional[dict], Optional[str]]:
-    """(the checkpoint's contents, None) loaded with ``weights_only=True``; (None, why it cannot be used) for a
-    truncated, torn or foreign file, which means "start this trial over", never a crash; (None, None) if absent."""
-    path = Path(path)
-    if not path.is_file():
-        return None, None
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError... depending on the damage
-        return None, f"{path.name} cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0][:80]})"
-    if not isinstance(obj, dict):
-        return None, f"{path.name} holds a {type(obj).__name__}, not a checkpoint dictionary"
-    return obj, None
-
-
 def write_trial_config(results: Path, trial) -> None:
     atomic_write_json(trial_dir(results, trial.id) / "config.json", trial.to_dict())
 

@@ -415,7 +415,7 @@ def test_run_again_retrains_only_the_corrupt_trials(damaged):
 
 @pytest.mark.slow
 def test_read_checkpoint_refuses_damaged_files_without_raising(finished, damaged, tmp_path):
-    from ganbench.results import read_checkpoint
+    from ganbench.training.checkpoint import read_checkpoint
 
     _, res, (_, _, c) = damaged
     whole, problem = read_checkpoint(finished / "res" / "trials" / c / "checkpoint.pt")

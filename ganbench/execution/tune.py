@@ -129,14 +129,6 @@ def reference_files(evaluator) -> list[dict]:
     return out
 
 
-def resume_step(results: Path, trial: Trial) -> int:
-    """The D step a trial's ``running`` checkpoint is at (0 when it has none): members of a pack resume together."""
-    from ganbench.training.loop import read_checkpoint
-
-    ck = read_checkpoint(trial_dir(results, trial.id) / "checkpoint.pt", trial)
-    return ck["counters"]["d_steps"] if ck is not None and ck["status"] == "running" else 0
-
-
 def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
     """Group trials into packs of at most ``size``: members share everything but seed, search sample and
     elementwise optimiser settings, and resume from the same D step. Order follows the suite's expansion."""
@@ -144,17 +136,17 @@ def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -
         return [[t] for t in trials]
     groups: dict[tuple, list[Trial]] = {}
     for t in trials:
-        key = (t.pack_key(), resume_step(results, t) if results is not None else 0)
+        key = (t.pack_key(), checkpoint_d_steps(results, t.id) if results is not None else 0)
         groups.setdefault(key, []).append(t)
     return [members[i:i + size] for members in groups.values() for i in range(0, len(members), size)]
 
 
 def checkpoint_d_steps(results: Path, trial_id: str) -> int:
-    """The D step of a trial's ``running`` checkpoint in a results directory, for any trial id (0 if none)."""
-    ck, _ = read_checkpoint(trial_dir(results, trial_id) / "checkpoint.pt")
-    if not ck or ck.get("status") != "running" or ck.get("trial_id") != trial_id:
-        return 0
-    return int((ck.get("counters") or {}).get("d_steps") or 0)
+    """The D step a trial of a results directory resumes from (0 when it has no running checkpoint): members of a
+    pack resume together."""
+    from ganbench.training.checkpoint import running_d_steps
+
+    return running_d_steps(trial_dir(results, trial_id), trial_id)
 
 
 def seed_files(results: Path, pack: list[Trial], resumed: dict[str, int]) -> list[dict]:
@@ -277,7 +269,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
         atomic_write_json(results / "environment.json", collect_environment(suite_path))
         for t in todo:
             write_trial_config(results, t)
-        resumed = {t.id: resume_step(results, t) for t in todo}
+        resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
         if any(resumed.values()):
             log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
         packs = make_packs(todo, suite.resources.pack, results)

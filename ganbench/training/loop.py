@@ -37,14 +37,14 @@ from ganbench.results import atomic_write_json
 from ganbench.evaluation.pictures import save_nearest_neighbours
 from ganbench.training.sinks import open_sinks
 from ganbench.evaluation.pictures import save_samples
-from ganbench.training.members import Members, load_optimizer_member_state, optimizer_member_state, \
-    zero_optimizer_member
+from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
+    running_checkpoint, write_checkpoint
+from ganbench.training.members import Members, zero_optimizer_member
 from ganbench.training.parts import Pack, build_pack
 from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
 from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
 
 EventFn = Callable[[str, int, dict], None]  # (kind: "eval" | "checkpoint" | "done", member index, payload)
-CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -349,30 +349,19 @@ class _Run:
         self.on_event("checkpoint", -1, {"d_steps": self.c.d_steps})
 
     def _write_checkpoint(self, k: int, final: bool = False) -> None:
-        pack, m, c = self.pack, self.members[k], self.c
-        loss_state = {n: v[k].clone() for n, v in pack.loss.state_dict().items()}
-        ckpt = {
-            "format": CHECKPOINT_FORMAT, "trial_id": m.trial.id, "trial": m.trial.to_dict(), "status": m.status,
-            "generator": pack.G.member_state(k), "discriminator": pack.D.member_state(k),
-            "g_optimizer": optimizer_member_state(pack.opt_g, k), "d_optimizer": optimizer_member_state(pack.opt_d, k),
-            "loss_state": loss_state, "streams": pack.streams.member_state(k),
-            "counters": {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
-                         "flops_per_d": c.flops_per_d, "flops_per_g": c.flops_per_g,
-                         "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
-                         "train_seconds": getattr(self, "_train_now", 0.0),
-                         "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)},
-            "best": m.best.to_dict(), "last_metrics": m.last_metrics, "last_provenance": m.last_provenance,
-            "diagnostics": self.diag.member_state(k),
-            "evals_since_best": m.evals_since_best,
-            "history_bytes": m.history.stat().st_size if m.history.is_file() else 0,
-            "pack": [t.id for t in pack.trials],
-        }
-        save_torch(ckpt, m.out_dir / "checkpoint.pt")
+        c = self.c
+        counters = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+                    "flops_per_d": c.flops_per_d, "flops_per_g": c.flops_per_g,
+                    "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
+                    "train_seconds": getattr(self, "_train_now", 0.0),
+                    "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)}
+        write_checkpoint(self.members[k].out_dir, member_checkpoint(self.pack, k, self.members[k], self.diag,
+                                                                     counters))
 
     def _resume(self) -> bool:
         """Load every member's ``running`` checkpoint (all at the same D step) or none."""
-        ckpts = [read_checkpoint(m.out_dir / "checkpoint.pt", m.trial) for m in self.members]
-        if not all(ck is not None and ck["status"] == "running" for ck in ckpts):
+        ckpts = [running_checkpoint(m.out_dir / "checkpoint.pt", m.trial.id) for m in self.members]
+        if not all(ck is not None for ck in ckpts):
             return False
         steps = {ck["counters"]["d_steps"] for ck in ckpts}
         if len(steps) != 1:
@@ -380,22 +369,8 @@ class _Run:
                              "resume them in separate packs")
         pack, c = self.pack, self.c
         for k, (m, ck) in enumerate(zip(self.members, ckpts)):
-            pack.G.load_member_state(k, ck["generator"])
-            pack.D.load_member_state(k, ck["discriminator"])
-            load_optimizer_member_state(pack.opt_g, k, ck["g_optimizer"])
-            load_optimizer_member_state(pack.opt_d, k, ck["d_optimizer"])
-            pack.streams.load_member_state(k, ck["streams"])
-            m.best.load(ck["best"])
-            m.last_metrics = ck["last_metrics"]
-            m.last_provenance = ck.get("last_provenance")
-            m.evals_since_best = ck.get("evals_since_best", 0)
-            with m.history.open("r+b") if m.history.is_file() else open(m.history, "wb") as f:
-                f.truncate(ck["history_bytes"])
-        state = pack.loss.state_dict()
-        for n in state:
-            state[n] = torch.stack([ck["loss_state"][n] for ck in ckpts])
-        if state:
-            pack.loss.load_state_dict(state)
+            restore_member(pack, k, m, ck)
+        restore_loss_state(pack, ckpts)
         self.diag = Diagnostics.merged([ck["diagnostics"] for ck in ckpts], self.dev)
         cc = ckpts[0]["counters"]
         c.d_steps, c.g_steps, c.images_seen = cc["d_steps"], cc["g_steps"], cc["images_seen"]
@@ -475,16 +450,3 @@ def _clone_module(module: torch.nn.Module) -> torch.nn.Module:
     import copy
 
     return copy.deepcopy(getattr(module, "_orig_mod", module))
-
-
-def read_checkpoint(path: Path, trial: Trial) -> Optional[dict]:
-    """A trial's checkpoint, or None when absent, unreadable, of another trial or of an older format."""
-    if not path.is_file():
-        return None
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a torn or corrupt file: start over rather than fail (nothing else is lost)
-        return None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or ck.get("trial_id") != trial.id:
-        return None
-    return ck
