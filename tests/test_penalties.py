@@ -1,4 +1,5 @@
-"""Penalties on critics with closed-form gradients, and the constraints."""
+"""Penalties on critics with closed-form gradients (R2 on generated samples), LeCam against its formula with its
+anchors' EMA, the penalties' traits, and the constraints."""
 import math
 
 import pytest
@@ -35,7 +36,7 @@ def recording(d_fn):
 
 
 def test_registries():
-    assert PENALTIES.names() == ["dragan", "gp", "none", "r1"]
+    assert PENALTIES.names() == ["dragan", "gp", "lecam", "none", "r1", "r2"]
     assert CONSTRAINTS.names() == ["clip", "none"]
     assert all(PENALTIES.help(n) for n in PENALTIES.names())
 
@@ -202,7 +203,8 @@ class MemberDraws:
         return torch.stack([torch.rand(tuple(shape[1:]), generator=g, dtype=torch.float64) for g in self.gens])
 
 
-@pytest.mark.parametrize("name, options", [("gp", {}), ("dragan", {}), ("dragan", {"form": "standard"}), ("r1", {})])
+@pytest.mark.parametrize("name, options", [("gp", {}), ("dragan", {}), ("dragan", {"form": "standard"}), ("r1", {}),
+                                           ("r2", {})])
 def test_a_pack_of_trials_gets_each_trials_own_penalty(name, options):
     """K trials at once (a pack): each member's penalty is the one it gets alone with its own random stream, and
     depends only on its own critic and batch."""
@@ -216,3 +218,98 @@ def test_a_pack_of_trials_gets_each_trials_own_penalty(name, options):
     for k in range(3):
         alone = pen(lambda x: x.flatten(2) @ ws[k], real[k:k + 1], fake[k:k + 1], rng=MemberDraws([10 + k]))
         assert alone.item() == pytest.approx(packed[k].item(), rel=1e-12)
+
+
+# ---- R2 (zero-centred gradient penalty on generated samples, R1's conventions)
+def test_r2_of_quadratic_critic_is_on_the_fake_batch_only():
+    real, fake = batches()
+    d_fn, seen = recording(lambda x: x.pow(2).flatten(2).sum(2))
+    value = get_penalty("r2")(d_fn, real, fake).item()
+    assert value == pytest.approx((4 * fake.pow(2).flatten(2).sum(2)).mean().item(), rel=1e-12)  # ||2 x_f||^2
+    assert value != pytest.approx((4 * real.pow(2).flatten(2).sum(2)).mean().item(), rel=1e-3)
+    assert len(seen) == 1 and torch.equal(seen[0], fake)
+
+
+def test_r2_trains_d_only_and_backpropagates_into_d():
+    real, fake = batches()
+    w, d_fn = linear_critic(3.0, requires_grad=True)
+    fake = fake.clone().requires_grad_(True)  # as if straight from G
+    value = get_penalty("r2")(d_fn, real, fake)
+    assert value.item() == pytest.approx(9.0, rel=1e-12)  # ||w||^2, no eps
+    value.backward()
+    assert torch.allclose(w.grad, 2 * w.detach(), rtol=1e-12)
+    assert fake.grad is None  # detached from G
+
+
+def test_traits_replace_the_names():
+    traits = {n: get_penalty(n) for n in PENALTIES.names()}
+    assert {n for n, p in traits.items() if p.input_gradients} == {"gp", "dragan", "r1", "r2"}
+    assert {n for n, p in traits.items() if p.scores_fake} == {"r2"}
+    assert {n for n, p in traits.items() if p.uses_outputs} == {"lecam"}
+    assert {n for n, p in traits.items() if p.stateful} == {"lecam"}
+
+
+# ---- LeCam (Tseng et al. 2021), the official code's relu form, anchors' EMA decay 0.99
+def _lecam_by_hand(real, fake, a_real, a_fake):
+    relu = lambda v: max(0.0, v)  # noqa: E731
+    return (sum(relu(r - a_fake) ** 2 for r in real) / len(real)
+            + sum(relu(a_real - f) ** 2 for f in fake) / len(fake))
+
+
+def test_lecam_matches_its_formula_and_moves_its_anchors_before_the_penalty():
+    """Step 1: the anchors are the batch means (decay 0 at the first step); step 2 moves them by 1 - decay towards
+    the new means, then the penalty uses the moved anchors. Outputs asymmetric, so a swap of a_R and a_F fails."""
+    pen = get_penalty("lecam", decay=0.9)
+    pen.init_state(1, "cpu")
+    r1, f1 = [2.0, 0.5, 1.5], [-1.0, 0.7, -2.5]
+    v1 = pen(None, None, None, outputs=(torch.tensor([r1]), torch.tensor([f1]))).item()
+    a_r, a_f = sum(r1) / 3, sum(f1) / 3
+    assert v1 == pytest.approx(_lecam_by_hand(r1, f1, a_r, a_f), rel=1e-6)
+    assert v1 != pytest.approx(_lecam_by_hand(r1, f1, a_f, a_r), rel=1e-3)
+    r2, f2 = [0.1, -0.3, 3.0], [0.2, -0.4, 1.9]
+    v2 = pen(None, None, None, outputs=(torch.tensor([r2]), torch.tensor([f2]))).item()
+    a_r, a_f = 0.9 * a_r + 0.1 * sum(r2) / 3, 0.9 * a_f + 0.1 * sum(f2) / 3
+    assert pen.a_real.item() == pytest.approx(a_r, rel=1e-6) and pen.a_fake.item() == pytest.approx(a_f, rel=1e-6)
+    assert v2 == pytest.approx(_lecam_by_hand(r2, f2, a_r, a_f), rel=1e-6)
+
+
+def test_lecam_start_keeps_decay_zero_and_gradients_reach_d_outputs_only():
+    pen = get_penalty("lecam", start=2)
+    pen.init_state(2, "cpu")
+    for _ in range(2):  # steps 0 and 1 < start: the anchors are the batch means
+        real_out = torch.randn(2, 4, requires_grad=True)
+        fake_out = torch.randn(2, 4, requires_grad=True)
+        value = pen(None, None, None, outputs=(real_out, fake_out))
+    assert torch.allclose(pen.a_real, real_out.detach().mean(-1))
+    assert torch.allclose(pen.a_fake, fake_out.detach().mean(-1))
+    value.sum().backward()
+    assert real_out.grad is not None and not pen.a_real.requires_grad
+    assert get_penalty("lecam").options == {"decay": 0.99, "start": 0}
+
+
+def test_lecam_state_round_trips_and_packs_keep_members_apart():
+    g = torch.Generator().manual_seed(2)
+    outs = [(torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g) - 1) for _ in range(4)]
+    packed = get_penalty("lecam")
+    packed.init_state(3, "cpu")
+    values = [packed(None, None, None, outputs=o) for o in outs]
+    for k in range(3):
+        alone = get_penalty("lecam")
+        alone.init_state(1, "cpu")
+        for o, v in zip(outs, values):
+            assert alone(None, None, None, outputs=(o[0][k:k + 1], o[1][k:k + 1])).item() == pytest.approx(v[k].item())
+    copy = get_penalty("lecam")
+    copy.init_state(3, "cpu")
+    copy.load_state_dict(packed.state_dict())
+    nxt = (torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g))
+    assert torch.equal(copy(None, None, None, outputs=nxt), packed(None, None, None, outputs=nxt))
+
+
+def test_lecam_needs_outputs_and_checks_its_options():
+    pen = get_penalty("lecam")
+    with pytest.raises(TypeError, match="outputs"):
+        pen(None, None, None)
+    with pytest.raises(GanbenchError, match=r"decay=1.5 must be a number in \[0, 1\)"):
+        get_penalty("lecam", decay=1.5)
+    with pytest.raises(GanbenchError, match="start=-1 must be an integer >= 0"):
+        get_penalty("lecam", start=-1)
