@@ -180,3 +180,107 @@ def test_search_endpoints_validate_as_half_open(tmp_path):
 
     with pytest.raises(GanbenchError, match="beta1"):
         suite(tmp_path, SEARCH.replace("beta1: 'uniform(0, 0.9)'", "beta1: 'uniform(-0.5, 1)'"), "b.yaml")
+
+
+# sha256 of the comma-joined trial ids of every shipped suite, as the floor-plan commit (a6c8a42) expanded them:
+# a field added to a trial must keep them (an edit to a suite file that changes what its trials train must update
+# this table on purpose)
+SHIPPED_IDS = {
+    "suites/cpu/digits.yaml": "17864cd634c7af53",  # 75 trials
+    "suites/cpu/toys.yaml": "9a3e502c55f572b6",  # 40 trials
+    "suites/dragan.yaml": "c235dfde20038902",  # 36 trials
+    "suites/fgan.yaml": "5f744077c05d7db4",  # 120 trials
+    "suites/kurach2019-celeba.yaml": "38b5c2ed3576a982",  # 720 trials
+    "suites/kurach2019-cifar10.yaml": "18df65832a91e73f",  # 720 trials
+    "suites/lucic2018/celeba-narrow.yaml": "8d9108a5a686ad51",  # 350 trials
+    "suites/lucic2018/celeba.yaml": "f92efe65c25b2118",  # 700 trials
+    "suites/lucic2018/cifar10-narrow.yaml": "c39f27da99b6181a",  # 350 trials
+    "suites/lucic2018/cifar10.yaml": "155dfd9c27c62699",  # 700 trials
+    "suites/lucic2018/fashion-mnist-narrow.yaml": "d7dfb21d1b4c6657",  # 350 trials
+    "suites/lucic2018/fashion-mnist.yaml": "e58a0ed054671241",  # 700 trials
+    "suites/lucic2018/mnist-narrow.yaml": "de6e13f104bf612b",  # 350 trials
+    "suites/lucic2018/mnist.yaml": "8c087de2c96dcac2",  # 700 trials
+    "suites/metrics-offline.yaml": "fe18de8212a4548f",  # 4 trials
+    "suites/pacgan2d-cpu.yaml": "89b4ca2cdebc08fc",  # 3 trials
+    "suites/pacgan2d-toys.yaml": "28d77ac6079aec31",  # 40 trials
+    "suites/practices.yaml": "609a378fc950af1e",  # 110 trials
+    "suites/quickstart.yaml": "06ec027160746ed4",  # 8 trials
+    "suites/zoo-grid25.yaml": "aa73446330af1bbe",  # 30 trials
+}
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED_IDS))
+def test_shipped_suites_keep_their_trial_ids(path):
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    ids = [t.id for t in expand(load_suite(root / path), max_trials=None)]
+    assert hashlib.sha256(",".join(ids).encode()).hexdigest()[:16] == SHIPPED_IDS[path]
+
+
+def test_confirm_and_analysis_keep_the_search_ids(tmp_path):
+    plain = expand(suite(tmp_path))
+    text = BASE + ("confirm: {seeds: 3}\nanalysis: {margin: {ring8: 0.05}, seed_sd: {grid25: 0.1}, alpha: 0.1}\n")
+    declared = expand(suite(tmp_path, text, "c.yaml"))
+    assert [t.id for t in plain] == [t.id for t in declared]
+    assert {t.phase for t in declared} == {"search"}
+    assert {(t.dataset, t.analysis_margin) for t in declared} == {("ring8", 0.05), ("grid25", None)}
+    # milestones change what a trial records, so they are part of its identity
+    timed = expand(suite(tmp_path, BASE + "analysis: {milestones: [0.5]}\n", "m.yaml"))
+    assert not {t.id for t in plain} & {t.id for t in timed}
+    assert {t.eval.milestones for t in timed} == {(("d_steps", 5.0),)}
+
+
+def test_milestones_in_any_unit_resolve_against_the_budget(tmp_path):
+    text = BASE + "analysis: {milestones: [0.25, 1.0, {g_steps: 4}, {d_steps: 99}]}\n"
+    t = expand(suite(tmp_path, text, "m.yaml"))[0]
+    # 0.25 and 1.0 of 10 D steps; a G-step milestone kept as given; a D-step one past the budget dropped
+    assert t.eval.milestones == (("d_steps", 2.5), ("d_steps", 10.0), ("g_steps", 4.0))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("confirm: {seeds: 0}", "confirm.seeds: allowed: a number of seeds >= 1, or adaptive"),
+    ("confirm: {seeds: many}", "confirm.seeds: allowed: a number of seeds >= 1, or adaptive"),
+    ("confirm: {seeds: adaptive}", "needs max_seeds"),
+    ("confirm: {seeds: 5, max_seeds: 10}", "max_seeds applies to seeds: adaptive"),
+    ("confirm: {seeds: adaptive, max_seeds: 3, step: 4}", "max_seeds 3 is below step 4"),
+    ("confirm: {seeds: 3, seed_offset: 1}", "confirm.seed_offset: confirmation seeds 1..3 overlap the search's seeds [1]"),
+    ("analysis: {margin: {ring9: 0.1}}", "analysis.margin: unknown dataset of this suite 'ring9' (did you mean 'ring8'?)"),
+    ("analysis: {seed_sd: {ring8: 0}}", "analysis.seed_sd: key 'ring8': expected a positive number"),
+    ("analysis: {alpha: 0.7}", "analysis.alpha"),
+    ("analysis: {milestones: [1.5]}", "1.5 is not a fraction of the budget; allowed: a fraction of the budget in (0, 1]"),
+    ("analysis: {milestones: [{epochs: 2}]}", "is not a milestone; allowed"),
+])
+def test_bad_confirm_and_analysis_are_one_clear_line(tmp_path, bad, message):
+    from ganbench.registry import GanbenchError
+
+    with pytest.raises(GanbenchError) as err:
+        suite(tmp_path, BASE + bad + "\n", "bad.yaml")
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_set_budget_replaces_a_budget_in_another_unit(tmp_path):
+    p = tmp_path / "f.yaml"
+    p.write_text(BASE.replace("budget: {d_steps: 10}", "budget: {flops: 1e9}"))
+    s = load_suite(p, ["budget.d_steps=200"])
+    assert (s.budget.unit, s.budget.steps) == ("d_steps", 200)
+    assert load_suite(p, ["budget.g_steps=50"]).budget.unit == "g_steps"
+    assert load_suite(p).budget.unit == "flops"
+
+
+def test_confirmation_trials_are_the_configuration_on_fresh_seeds(tmp_path):
+    from ganbench.suite.expand import confirm_trials
+
+    s = suite(tmp_path, BASE + "confirm: {seeds: 4, seed_offset: 100}\n", "c.yaml")
+    search = expand(s)
+    chosen = search[5]
+    confirm = confirm_trials(chosen, s.confirm.seed_list())
+    assert [t.seed for t in confirm] == [100, 101, 102, 103]
+    assert not {t.seed for t in confirm} & set(s.seeds)
+    assert all(t.hparams == chosen.hparams and t.phase == "confirm" for t in confirm)
+    assert not {t.id for t in confirm} & {t.id for t in search}
+    # a confirmation trial is its configuration and seed, whichever sample index found it
+    from dataclasses import replace
+
+    assert confirm_trials(replace(chosen, sample=99), [100])[0].id == confirm[0].id
