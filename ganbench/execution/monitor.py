@@ -2,19 +2,24 @@
 record trials that failed or were stopped early, and show progress.
 
 Progress: on a terminal, a tqdm bar of trials (fractions count as trials advance, so the time left is estimated from
-the D steps done) with how many are done, running, failed and pending; elsewhere (a log file, CI) nothing but one
-line per finished trial. Either way each finished trial gets a result line: ``[k/N] id dataset gan arch seed=S:
-status primary=value (seconds)``.
+the D steps done) with how many are done, running, failed and pending; elsewhere (a log file, CI) a progress line at
+least every minute (``progress: ...``) and one line per finished trial. Either way each finished trial gets a result
+line naming its configuration: ``[k/N] id dataset gan arch seed=S [confirm] [lr=..., ...]: status primary=value
+(seconds)``.
 """
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
 from ganbench.suite.plan import Trial
 from ganbench.results import TERMINAL, read_summary, record_failure, record_stopped
 from ganbench.execution.storage import gather
+
+
+PROGRESS_EVERY = 60.0  # seconds between progress lines when no terminal shows the bar
 
 
 def pack_ids(tune_trial) -> list[str]:
@@ -40,6 +45,7 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             self.finished = 0
             self.gather_errors: list[str] = []
             self.ids: dict[str, list[str]] = {}  # Tune trial id -> its pack's trial ids
+            self.started = self.last_progress = time.monotonic()
             self.bar = tqdm(total=len(trials), initial=sum(self.fraction.values()), desc="trials ", disable=not bar,
                             dynamic_ncols=True, bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
                                                            "{postfix}")
@@ -67,9 +73,9 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
             self.finished += 1
             self.status[tid] = status
             self._advance(tid, 1.0)
-            t = self.trials[tid]
-            line = f"[{self.finished}/{len(self.trials)}] {tid} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: " \
-                   f"{text}"
+            t, config = self.trials[tid], self.trials[tid].configuration()
+            line = f"[{self.finished}/{len(self.trials)}] {tid} {t.dataset} {t.gan} {t.architecture} seed={t.seed}" \
+                   f"{' confirm' if t.phase == 'confirm' else ''}{' [' + config + ']' if config else ''}: {text}"
             if self.bar.disable:
                 log(line)
             else:
@@ -84,7 +90,22 @@ def make_monitor(trials: list[Trial], resumed: dict[str, int], results: Path, lo
         def _running(self, tid: str) -> bool:
             return self.status.get(tid) in ("pending", "running")
 
+        def progress_line(self) -> str:
+            """Where the run stands: trials by state and the share of the work done."""
+            counts = {k: sum(1 for s in self.status.values() if s == k) for k in ("running", "pending", "failed")}
+            done = len(self.status) - sum(counts.values())
+            share = 100 * sum(self.fraction.values()) / max(1, len(self.fraction))
+            return (f"progress: {done} of {len(self.status)} trials done, {counts['running']} running, "
+                    f"{counts['failed']} failed, {counts['pending']} pending; {share:.0f}% of the work "
+                    f"({time.monotonic() - self.started:.0f}s)")
+
         # ---- Tune's events
+        def on_step_end(self, iteration, trials, **info):
+            """Without a terminal (a log file, CI), a progress line at least every PROGRESS_EVERY seconds."""
+            if self.bar.disable and time.monotonic() - self.last_progress >= PROGRESS_EVERY:
+                self.last_progress = time.monotonic()
+                log(self.progress_line())
+
         def on_trial_start(self, iteration, trials, trial, **info):
             for tid in self._pack(trial):
                 if self.status.get(tid) == "pending":
