@@ -3,7 +3,6 @@ Python, CUDA and the hardware (no host name). ``ganbench run`` writes it to ``re
 the report shows it, reading the JSON only."""
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -12,11 +11,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from ganbench.paths import file_sha256
+
 DISTRIBUTIONS = ("torch", "torchvision", "ray", "pytorch-fid", "numpy", "scipy", "pandas")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def git_commit(start: Path) -> str | None:

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -82,3 +84,21 @@ def atomic_torch_save(obj, path) -> None:
 
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
+
+
+def file_sha256(path) -> Optional[str]:
+    """SHA-256 of a file (None when there is none), remembered per (path, size, mtime) within a process."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return _sha256_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,4 +1,5 @@
 """`ganbench trial`: trials in this process without Ray, from a suite (--id / --all) or from trial directories."""
+import hashlib
 import json
 
 import pytest
@@ -26,6 +27,8 @@ def test_trial_command_runs_a_suite_then_a_trial_directory(tmp_path, capsys):
     summaries = [json.loads(p.read_text()) for p in sorted(results.glob("trials/*/summary.json"))]
     assert [s["pack_size"] for s in summaries] == [2, 2]
     assert (results / "trials.csv").is_file() and (results / "baselines.json").is_file()
+    env = json.loads((results / "environment.json").read_text())  # the files `ganbench run` writes, this one too
+    assert env["suite"] == {"file": "loc.yaml", "sha256": hashlib.sha256(suite.read_bytes()).hexdigest()}
     # a finished suite: nothing left to run
     assert main(["trial", str(suite), "--all", "--results", str(results)]) == 0
     assert "2 of the chosen trials already finished" in capsys.readouterr().out
@@ -62,3 +65,25 @@ def test_trainer_writes_tensorboard_events_when_the_suite_asks(tmp_path):
         acc.Reload()
         tags = acc.Tags()
         assert any("mode_tv" in t for t in tags["scalars"]) and tags["images"]
+
+
+def test_prepare_writes_what_both_drivers_share(tmp_path):
+    """ganbench.execution.prepare.prepare, called by `ganbench run` (execution/tune.py) and `ganbench trial`
+    (execution/local.py): reference files per protocol, baselines.json, environment.json, each trial's config."""
+    from ganbench.execution.prepare import prepare, protocol_key
+    from ganbench.results import read_json_object, trial_dir
+    from ganbench.suite.expand import expand
+    from ganbench.suite.schema import load_suite
+
+    suite = tmp_path / "loc.yaml"
+    suite.write_text(SUITE.replace("datasets: [ring8]", "datasets: [ring8, grid25]"))
+    trials = expand(load_suite(suite))
+    res = tmp_path / "res"
+    assert prepare(res, [], suite_path=suite) == {} and not res.exists()  # nothing to run: nothing written
+    files = prepare(res, trials, suite_path=suite)
+    assert set(files) == {protocol_key(t) for t in trials} and len(files) == 2
+    for t in trials:
+        assert read_json_object(trial_dir(res, t.id) / "config.json")[0] == json.loads(json.dumps(t.to_dict()))
+    records = json.loads((res / "baselines.json").read_text())["baselines"]
+    assert {r["dataset"] for r in records} == {"ring8", "grid25"}
+    assert json.loads((res / "environment.json").read_text())["suite"]["file"] == "loc.yaml"

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from ganbench.suite.plan import Trial
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, read_summary, trial_dir, write_trial_config, write_trials_csv
+from ganbench.results import TERMINAL, read_summary, trial_dir, write_trials_csv
 
 
 def _device(requested: Optional[str], gpu: float) -> str:
@@ -58,12 +58,12 @@ def _pick(trials: list[Trial], ids: list[str], source: str) -> list[Trial]:
 
 def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optional[str], device: Optional[str],
               threads: Optional[int], overrides: list[str], log: Callable[[str], None] = print) -> list[dict]:
-    from ganbench.execution.tune import make_packs, prepare_references, run_options
+    from ganbench.execution.prepare import prepare, run_options
+    from ganbench.execution.tune import make_packs
     from ganbench.training import RunOptions, run_pack
 
     first = Path(paths[0])
     if first.suffix in (".yaml", ".yml") or first.is_file():
-        from ganbench.evaluation.baselines import write_baselines
         from ganbench.suite.schema import load_suite
         from ganbench.suite.expand import expand
 
@@ -80,11 +80,7 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         if done:
             log(f"{len(done)} of the chosen trials already finished in {root}; {len(todo)} to run")
         data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
-        if todo:
-            prepare_references(todo, data_dir)
-            write_baselines(root, expanded, data_dir=data_dir)
-        for t in todo:
-            write_trial_config(root, t)
+        prepare(root, todo, data_dir, first)
         pairs = [(t, trial_dir(root, t.id)) for t in todo]
         packs = make_packs(todo, suite.resources.pack if all_trials else max(1, len(todo)), root)
         options, gpu, cpus = run_options(suite), suite.resources.gpu, suite.resources.cpu

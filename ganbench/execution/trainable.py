@@ -33,6 +33,7 @@ from ganbench.suite.plan import Trial
 from ganbench.results import TERMINAL, atomic_write_bytes, read_summary, record_failure, trial_dir, \
     write_trial_config
 from ganbench.execution.storage import MANIFEST, write_manifest
+from ganbench.paths import file_sha256
 
 
 class ReportError(Exception):
@@ -168,24 +169,6 @@ def fetch_missing(files: list[dict], driver_node: str) -> int:
                 raise RuntimeError(f"{entry['source']} changed on the driver's node while the suite ran")
             atomic_write_bytes(local_cache_path(entry), data)
     return len(missing)
-
-
-def file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file (None if absent), remembered per (path, size, mtime) within a process."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return _sha256_of(str(path), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_bytes(path: str) -> bytes:

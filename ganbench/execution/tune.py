@@ -32,8 +32,9 @@ from typing import Callable, Optional
 from ganbench.suite.schema import Suite
 from ganbench.suite.expand import Trial, expand
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, atomic_write_json, finished_ids, read_summary, \
-    record_failure, trial_dir, write_trial_config, write_trials_csv
+from ganbench.results import TERMINAL, finished_ids, read_summary, \
+    record_failure, trial_dir, write_trials_csv
+from ganbench.execution.prepare import prepare, protocol_key, run_options
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
 
@@ -80,53 +81,6 @@ def preflight(trials: list[Trial]) -> None:
         except GanbenchError as err:
             raise GanbenchError(f"gans entry {t.gan!r} x architecture {t.architecture!r} on {t.dataset!r}: {err}") \
                 from None
-
-
-def _protocol_key(t: Trial) -> tuple:
-    e = t.eval
-    return t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, e.n_samples, e.n_real, e.metrics
-
-
-def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[dict]]:
-    """Train/load extractors and compute reference statistics once, in the driver, before trials start. Returns,
-    per evaluation protocol, the cache files its trials read (``reference_files``)."""
-    from ganbench.datasets import dataset_info
-    from ganbench.evaluation.evaluator import Evaluator
-
-    files: dict[tuple, list[dict]] = {}
-    for t in trials:
-        key = _protocol_key(t)
-        if key in files:
-            continue
-        e = t.eval
-        info = dataset_info(t.dataset, t.dataset_options)
-        files[key] = reference_files(Evaluator(t.dataset, t.dataset_options, info, list(e.metrics), e.extractor,
-                                               e.n_samples, e.n_real, data_dir=data_dir))
-    return files
-
-
-def reference_files(evaluator) -> list[dict]:
-    """The files an evaluator reads from the cache (reference statistics, nearest-neighbour distances, extractor
-    weights), with their SHA-256: what a node must hold before a trial scores there (ganbench.execution.trainable)."""
-    from ganbench.evaluation.extractors import cache_dir, classifier_path, inception_weights_path
-    from ganbench.execution.trainable import file_sha256
-
-    refs = evaluator.references
-    found = [("cache", key.path()) for key in refs.values()]
-    if "train" in refs:
-        found += [("cache", refs[s].nn_path(refs["train"])) for s in ("val", "test")]
-    name = evaluator.extractor.name if evaluator.extractor is not None else None
-    if name == "classifier":
-        found.append(("cache", classifier_path(evaluator.dataset, evaluator.options)))
-    elif name == "inception":
-        found.append(("inception", inception_weights_path()))
-    out = []
-    for kind, path in found:
-        if Path(path).is_file():
-            rel = Path(path).relative_to(cache_dir()).as_posix() if kind == "cache" else Path(path).name
-            out.append({"kind": kind, "rel": rel, "source": str(Path(path).resolve()),
-                        "sha256": file_sha256(Path(path))})
-    return out
 
 
 def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
@@ -193,14 +147,6 @@ def early_stopping(suite: Suite, trials: list[Trial], source: Optional[Path] = N
                          stop_last_trials=False)
 
 
-def run_options(suite: Suite):
-    from ganbench.training.loop import RunOptions
-
-    r = suite.resources
-    return RunOptions(checkpoint_every_d_steps=r.checkpoint_every_d_steps, amp=r.amp, channels_last=r.channels_last,
-                      compile=r.compile, logging=suite.logging.model_dump())
-
-
 def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
     """Connect to ``address`` or start an embedded Ray on loopback. Returns True if this call started Ray."""
     if not address:
@@ -244,8 +190,6 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
               max_trials: Optional[int] = None, storage: Optional[str] = None, max_failures: Optional[int] = None,
               progress_bar: bool = False) -> dict:
     """Run every trial of ``suite`` not already finished in ``results``; returns this suite's counts by status."""
-    from ganbench.evaluation.baselines import write_baselines
-    from ganbench.environment import collect_environment
     from ganbench.suite.expand import MAX_TRIALS
 
     launch = Launch(address, max_concurrent, num_cpus, max_failures, progress_bar)
@@ -264,11 +208,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     log(f"suite {suite.name}: {len(trials)} trials, {len(trials) - len(todo)} already finished in {results}, "
         f"{len(todo)} to run")
     if todo:
-        files = prepare_references(todo, data_dir)
-        write_baselines(results, trials, data_dir=data_dir)
-        atomic_write_json(results / "environment.json", collect_environment(suite_path))
-        for t in todo:
-            write_trial_config(results, t)
+        files = prepare(results, todo, data_dir, suite_path)
         resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
         if any(resumed.values()):
             log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
@@ -310,7 +250,7 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         max_failures = res.max_failures if launch.max_failures is None else launch.max_failures
         common = {"driver_node": ray.get_runtime_context().get_node_id(), "data_dir": data_dir, "cpus": res.cpu,
                   "options": run_options(suite)}
-        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[_protocol_key(p[0])],
+        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[protocol_key(p[0])],
                  "seed": seed_files(results, p, resumed)} for p in packs]
         monitor = make_monitor([t for p in packs for t in p], resumed, results, log, launch.progress_bar,
                                "asha" if scheduler else None, max_failures)

@@ -1,0 +1,93 @@
+"""What both drivers do before a trial trains (``ganbench run`` through Ray Tune, ``ganbench trial`` in this
+process), so that both leave the same files: feature extractors trained or loaded and reference statistics computed
+once per evaluation protocol (cache files, with their SHA-256 for the nodes that lack them), the results directory's
+``baselines.json`` and ``environment.json``, and each trial's ``config.json``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from ganbench.paths import file_sha256
+from ganbench.results import atomic_write_json, write_trial_config
+from ganbench.suite.plan import Trial
+
+
+def protocol_key(t: Trial) -> tuple:
+    """What a trial's evaluator depends on: trials with the same key share extractor, reference statistics and
+    cache files."""
+    e = t.eval
+    return t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, e.n_samples, e.n_real, e.metrics
+
+
+def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[dict]]:
+    """Train/load extractors and compute reference statistics once per protocol (``protocol_key``), in the driver,
+    before trials start. Returns, per protocol, the cache files its trials read (``reference_files``)."""
+    from ganbench.datasets import dataset_info
+    from ganbench.evaluation.evaluator import Evaluator
+
+    files: dict[tuple, list[dict]] = {}
+    for t in trials:
+        key = protocol_key(t)
+        if key in files:
+            continue
+        e = t.eval
+        info = dataset_info(t.dataset, t.dataset_options)
+        files[key] = reference_files(Evaluator(t.dataset, t.dataset_options, info, list(e.metrics), e.extractor,
+                                               e.n_samples, e.n_real, data_dir=data_dir))
+    return files
+
+
+def reference_files(evaluator) -> list[dict]:
+    """The files an evaluator reads from the cache (reference statistics, nearest-neighbour distances, extractor
+    weights), with their SHA-256: what a node must hold before a trial scores there (ganbench.execution.trainable)."""
+    from ganbench.evaluation.extractors import cache_dir, classifier_path, inception_weights_path
+
+    refs = evaluator.references
+    found = [("cache", key.path()) for key in refs.values()]
+    if "train" in refs:
+        found += [("cache", refs[s].nn_path(refs["train"])) for s in ("val", "test")]
+    name = evaluator.extractor.name if evaluator.extractor is not None else None
+    if name == "classifier":
+        found.append(("cache", classifier_path(evaluator.dataset, evaluator.options)))
+    elif name == "inception":
+        found.append(("inception", inception_weights_path()))
+    out = []
+    for kind, path in found:
+        if Path(path).is_file():
+            rel = Path(path).relative_to(cache_dir()).as_posix() if kind == "cache" else Path(path).name
+            out.append({"kind": kind, "rel": rel, "source": str(Path(path).resolve()),
+                        "sha256": file_sha256(Path(path))})
+    return out
+
+
+def prepare(results: Path, todo: list[Trial], data_dir=None, suite_path: Optional[Path] = None) \
+        -> dict[tuple, list[dict]]:
+    """Everything before ``todo`` trains in ``results``: reference statistics (returns their cache files per
+    protocol), baselines.json (merged with the records already there), environment.json and each trial's
+    config.json. Nothing is written when ``todo`` is empty."""
+    from ganbench.environment import collect_environment
+    from ganbench.evaluation.baselines import write_baselines
+
+    if not todo:
+        return {}
+    results = Path(results)
+    files = prepare_references(todo, data_dir)
+    write_baselines(results, todo, data_dir=data_dir)
+    env = collect_environment(suite_path)
+    atomic_write_json(results / "environment.json", env)  # the latest run's
+    with open(results / "environments.jsonl", "a") as f:  # one record per run: which suite files filled the directory
+        f.write(json.dumps({**env, "suite_name": todo[0].suite, "trials_to_run": len(todo)}, sort_keys=True) + "\n")
+    for t in todo:
+        write_trial_config(results, t)
+    return files
+
+
+def run_options(suite):
+    """How a suite's trials run (``resources`` and ``logging``): the trainer's RunOptions."""
+    from ganbench.training.loop import RunOptions
+
+    r = suite.resources
+    return RunOptions(checkpoint_every_d_steps=r.checkpoint_every_d_steps, amp=r.amp, channels_last=r.channels_last,
+                      compile=r.compile, logging=suite.logging.model_dump())
