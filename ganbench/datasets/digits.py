@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit, split_indices
+from ganbench.datasets.base import DATASETS, Dataset, DatasetInfo, DataSplit, split_indices
 
 
 class Digits(Dataset):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
+from ganbench.datasets.base import DATASETS, Dataset, DatasetInfo, DataSplit
 from ganbench.registry import GanbenchError
 
 SIZE = 28

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
+from ganbench.datasets.base import DATASETS, Dataset, DatasetInfo, DataSplit
 
 _SPLIT_SIZE = {"train": 100_000, "val": 10_000, "test": 10_000}
 _SPLIT_SEED = {"train": 0, "val": 1, "test": 2}

@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ganbench.datasets import DATASETS, Dataset, DatasetInfo, DataSplit
+from ganbench.datasets.base import DATASETS, Dataset, DatasetInfo, DataSplit
 from ganbench.paths import atomic_open, cache_dir, data_root  # noqa: F401  (data_root: re-export)
 from ganbench.registry import GanbenchError
 
