@@ -4,4 +4,5 @@ evaluator a trial calls (``evaluator``), feature extractors (``extractors``), th
 
 This package face registers the built-in metrics: importing any of its modules registers them all."""
 from ganbench.evaluation import builtin  # noqa: F401
+from ganbench.evaluation import backbones  # noqa: F401  (registers the DINOv2 and CLIP extractors)
 from ganbench.evaluation.metric import METRICS, Metric, metric, output_direction  # noqa: F401

@@ -14,6 +14,8 @@ from ganbench.evaluation.metric import TRAIN_SUBSET, metric
 from ganbench.evaluation.metrics import functional as mf
 from ganbench.evaluation.metrics import memorisation as mem
 from ganbench.evaluation.metrics import sliced, support
+from ganbench.evaluation.metrics.cmmd import SCALE, SIGMA, cmmd_from_embeddings
+from ganbench.registry import GanbenchError
 
 @metric("modes", "toy", {"modes": "max", "hq": "max", "reverse_kl": "min", "mode_tv": "min"},
          "2D mixtures: modes captured, high-quality fraction, reverse KL over modes (PacGAN definitions), and "
@@ -49,9 +51,40 @@ def _dc(real_features, fake_features, **_) -> dict:
 
 @metric("is", "image", {"is": "max", "is_std": None}, "inception score from the extractor's logits, 10 splits")
 def _is(fake_logits, **_) -> dict:
+    if fake_logits.shape[1] == 0:
+        raise GanbenchError("metric 'is' needs an extractor with class logits (inception, classifier); this one "
+                            "gives features only")
     mean, std = mf.inception_score_from_logits(fake_logits, splits=10)
     return {"is": mean, "is_std": std}
 
+
+
+# The feature spaces that replaced Inception (ganbench.evaluation.backbones). Each value carries its feature space in
+# its name, so that no table puts an FD in DINOv2 features next to Inception FIDs, nor ViT-B/14 next to ViT-L/14.
+@metric("fd_dinov2", "image", {"fd_dinov2": "min"},
+        "FD-DINOv2 (Stein et al. 2023): Frechet distance in DINOv2 ViT-L/14 features (CLS token, dgm-eval's "
+        "preprocessing: 224 px bicubic, ImageNet normalisation); extractor dinov2_vitl14",
+        extractors=("dinov2_vitl14",))
+def _fd_dinov2(real_features, fake_features) -> tuple[dict, dict]:
+    return {"fd_dinov2": mf.fid_from_features(real_features, fake_features)}, {"space": "DINOv2 ViT-L/14 features"}
+
+
+@metric("fd_dinov2_vitb14", "image", {"fd_dinov2_vitb14": "min"},
+        "Frechet distance in DINOv2 ViT-B/14 features (cheap tracking; not comparable with FD-DINOv2, which is "
+        "ViT-L/14); extractor dinov2_vitb14", extractors=("dinov2_vitb14",))
+def _fd_dinov2_vitb14(real_features, fake_features) -> tuple[dict, dict]:
+    value = mf.fid_from_features(real_features, fake_features)
+    return {"fd_dinov2_vitb14": value}, {"space": "DINOv2 ViT-B/14 features"}
+
+
+@metric("cmmd", "image", {"cmmd": "min"},
+        f"CMMD (Jayasumana et al. 2024): biased MMD^2 x {SCALE:g}, Gaussian RBF kernel sigma {SIGMA:g}, over "
+        f"L2-normalised CLIP ViT-L/14 @ 336 image embeddings; extractor clip_vitl14_336",
+        extractors=("clip_vitl14_336",))
+def _cmmd(real_features, fake_features) -> tuple[dict, dict]:
+    return {"cmmd": cmmd_from_embeddings(real_features, fake_features)}, {
+        "space": "CLIP ViT-L/14 @ 336 image embeddings, L2-normalised", "kernel": f"Gaussian RBF, sigma {SIGMA:g}",
+        "estimator": "biased (all pairs, diagonal included), as google-research/cmmd", "scale": SCALE}
 
 
 _SWD = {"n_projections": sliced.DEFAULT_PROJECTIONS, "projection_seed": sliced.DEFAULT_SEED, "p": 2,

@@ -24,6 +24,7 @@ import torch
 
 from ganbench.datasets import DatasetInfo, load_split
 from ganbench.environment import library_versions
+from ganbench.evaluation.backbones import check_feature_space
 from ganbench.evaluation.extractors import EXTRACTORS, Extractor
 from ganbench.evaluation.metric import METRICS, TRAIN_SUBSET
 from ganbench.evaluation.metrics import functional as mf
@@ -118,6 +119,7 @@ class Evaluator:
             if not m.fits(info.kind):
                 raise GanbenchError(f"metric {m.name!r} is for {m.kind} datasets; {info.name!r} is a {info.kind} "
                                     f"dataset (its metrics: {', '.join(info.default_metrics)})")
+        check_feature_space(self.metrics, extractor if info.kind == "image" else None)
         self.needs = {p for m in self.metrics for p in m.inputs}
         self._fixed: dict = {}  # inputs that do not depend on the samples, per split
         self.extractor = None

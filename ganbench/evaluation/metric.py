@@ -42,6 +42,7 @@ class Metric:
     directions: dict  # output name -> "max", "min" or None (a spread, not a score)
     fn: Callable[..., dict]
     inputs: tuple[str, ...] = ()  # the fn's parameters: names from INPUTS
+    extractors: tuple[str, ...] = ()  # the only extractors whose features it takes (empty: any but the backbones)
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -55,8 +56,9 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, kind: str, outputs: dict, help: str):
-    """Register ``fn`` as metric ``name``; ``outputs`` maps each value it returns to its direction."""
+def metric(name: str, kind: str, outputs: dict, help: str, extractors: tuple[str, ...] = ()):
+    """Register ``fn`` as metric ``name``; ``outputs`` maps each value it returns to its direction; ``extractors``
+    names the only feature spaces it is defined in (see ``evaluation.backbones.check_feature_space``)."""
     def deco(fn):
         params = [p.name for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD]
         unknown = [p for p in params if p not in INPUTS]
@@ -65,7 +67,7 @@ def metric(name: str, kind: str, outputs: dict, help: str):
                              f"inputs: {', '.join(INPUTS)}")
         if not isinstance(outputs, dict) or any(d not in ('max', 'min', None) for d in outputs.values()):
             raise ValueError(f'metric {name!r}: outputs must map each value to "max", "min" or None')
-        METRICS.add(name, Metric(name, kind, dict(outputs), fn, tuple(params)), help=help)
+        METRICS.add(name, Metric(name, kind, dict(outputs), fn, tuple(params), tuple(extractors)), help=help)
         return fn
 
     return deco

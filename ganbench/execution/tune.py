@@ -58,6 +58,7 @@ def penalty_through_batch_norm(t: Trial, arch) -> str | None:
 def preflight(trials: list[Trial]) -> None:
     """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
     from ganbench.datasets import dataset_info
+    from ganbench.evaluation.backbones import check_evaluation
     from ganbench.zoo.models import build_models
     from ganbench.suite.plan import arch_options, check_trial
 
@@ -71,6 +72,8 @@ def preflight(trials: list[Trial]) -> None:
             warned.add(t.gan)
             print(f"ganbench: warning: {warning}", file=sys.stderr)
         info = dataset_info(t.dataset, t.dataset_options)
+        if info.kind == "image":  # metrics fit the feature space; a backbone's weights file is in place
+            check_evaluation(t.eval.metrics, t.eval.extractor)
         key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
         if key in seen:
             continue
