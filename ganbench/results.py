@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ganbench.paths import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401  (re-export)
+from ganbench.paths import atomic_write_json, atomic_write_text
 from ganbench.registry import GanbenchError
 
 TERMINAL = ("completed", "diverged")  # a trial in one of these states is not run again

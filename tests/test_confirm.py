@@ -10,7 +10,8 @@ import pytest
 
 from ganbench.cli import main
 from ganbench.execution.phases import choose, confirm_due, run_phases
-from ganbench.results import atomic_write_json, trial_dir, write_trial_config
+from ganbench.paths import atomic_write_json
+from ganbench.results import trial_dir, write_trial_config
 from ganbench.suite.expand import expand
 from ganbench.suite.schema import load_suite
 

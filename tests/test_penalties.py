@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench.zoo.penalties import CONSTRAINTS, PENALTIES, get_constraint, get_penalty, spectral_norm
+from ganbench.zoo.models.spectral import apply_spectral_norm_ as spectral_norm
+from ganbench.zoo.penalties import CONSTRAINTS, PENALTIES, get_constraint, get_penalty
 from ganbench.registry import GanbenchError
 
 SHAPE = (1, 5, 2, 3, 3)  # one trial (K = 1), 5 images: gradient norms sum over every dimension after the first two

@@ -5,7 +5,8 @@ import json
 from ganbench.cli import main
 from ganbench.suite.schema import load_suite
 from ganbench.suite.expand import expand
-from ganbench.results import atomic_write_json, trial_dir, write_trial_config
+from ganbench.paths import atomic_write_json
+from ganbench.results import trial_dir, write_trial_config
 
 SUITE = """name: loop
 datasets: [ring8]

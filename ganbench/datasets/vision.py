@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ganbench.datasets.base import DATASETS, Dataset, DatasetInfo, DataSplit
-from ganbench.paths import atomic_open, cache_dir, data_root  # noqa: F401  (data_root: re-export)
+from ganbench.paths import atomic_open, cache_dir, data_root
 from ganbench.registry import GanbenchError
 
 DOWNLOAD_TIMEOUT_S = 10.0  # socket timeout while downloading: a stalled connection fails instead of hanging

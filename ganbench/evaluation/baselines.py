@@ -33,7 +33,7 @@ from ganbench.evaluation.evaluator import Evaluator
 from ganbench.evaluation.metric import output_direction
 from ganbench.paths import cache_dir
 from ganbench.registry import GanbenchError
-from ganbench.results import atomic_write_json
+from ganbench.paths import atomic_write_json
 
 FILE_VERSION = 1
 RECIPE = {"version": 1, "seed": 8_2024}  # changing how baselines are drawn changes this, and so every cache key

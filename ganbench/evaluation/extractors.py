@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.registry import GanbenchError, Registry
-from ganbench.paths import atomic_write_bytes, cache_dir  # noqa: F401  (cache_dir: re-export)
+from ganbench.paths import atomic_write_bytes, cache_dir
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ganbench.paths import file_sha256
-from ganbench.results import atomic_write_json, write_trial_config
+from ganbench.paths import atomic_write_json, cache_dir, file_sha256
+from ganbench.results import write_trial_config
 from ganbench.suite.plan import Trial
 
 
@@ -42,7 +42,7 @@ def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[d
 def reference_files(evaluator) -> list[dict]:
     """The files an evaluator reads from the cache (reference statistics, nearest-neighbour distances, extractor
     weights), with their SHA-256: what a node must hold before a trial scores there (ganbench.execution.trainable)."""
-    from ganbench.evaluation.extractors import cache_dir, classifier_path, inception_weights_path
+    from ganbench.evaluation.extractors import classifier_path, inception_weights_path
 
     refs = evaluator.references
     found = [("cache", key.path()) for key in refs.values()]

@@ -104,7 +104,7 @@ def _first_line(err: BaseException) -> str:
 # --------------------------------------------------------------------------------------------- the trial's side
 def write_manifest(work: Path, members: dict[str, dict], event: str) -> None:
     """Describe a working directory before it is reported: members' status and D step, every file's size."""
-    from ganbench.results import atomic_write_json
+    from ganbench.paths import atomic_write_json
 
     files = {p.relative_to(work).as_posix(): p.stat().st_size for p in sorted(Path(work).rglob("*"))
              if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")}

@@ -30,10 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ganbench.suite.plan import Trial
-from ganbench.results import TERMINAL, atomic_write_bytes, read_summary, record_failure, trial_dir, \
-    write_trial_config
+from ganbench.results import TERMINAL, read_summary, record_failure, trial_dir, write_trial_config
 from ganbench.execution.storage import MANIFEST, write_manifest
-from ganbench.paths import file_sha256
+from ganbench.paths import atomic_write_bytes, cache_dir, file_sha256
 
 
 class ReportError(Exception):
@@ -147,7 +146,7 @@ def restore(work: Path, seed: list[dict], driver_node: str) -> str:
 # ------------------------------------------------------------------------------------ cache files, once per node
 def local_cache_path(entry: dict) -> Path:
     """Where this node keeps a cache file: under its own $GANBENCH_CACHE, or its Inception weights' place."""
-    from ganbench.evaluation.extractors import cache_dir, inception_weights_path
+    from ganbench.evaluation.extractors import inception_weights_path
 
     return inception_weights_path() if entry["kind"] == "inception" else cache_dir() / entry["rel"]
 
@@ -157,8 +156,6 @@ def fetch_missing(files: list[dict], driver_node: str) -> int:
     driver's node (one fetch per node: trials on the node wait on one lock). Returns how many were fetched."""
     if not files:
         return 0
-    from ganbench.evaluation.extractors import cache_dir
-
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".fetch.lock", "a") as lock:

@@ -15,7 +15,8 @@ from ganbench.report import baselines as bl
 from ganbench.report import diagnostics, figures, learned, limits, notes, signals, stats, tables
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
-from ganbench.results import atomic_write_text, load_results, trial_dir
+from ganbench.paths import atomic_write_text
+from ganbench.results import load_results, trial_dir
 
 INTRO = ("Everything that chooses is decided on the **validation** split: each trial's checkpoint, and each "
          "variant's configuration (`selected_on` = val). A *configuration* is a set of resolved hyperparameters, "

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from ganbench.results import atomic_write_text
+from ganbench.paths import atomic_write_text
 
 
 def cell(value) -> str:

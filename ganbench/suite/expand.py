@@ -33,8 +33,6 @@ from ganbench.suite.searchspace import Distribution, looks_like_expression, pars
 from ganbench.zoo.variants import VARIANTS
 
 
-from ganbench.suite.plan import LATER_HPARAMS  # noqa: E402,F401  (re-export)
-
 
 def _rng_for(seed: int, *keys: str) -> np.random.Generator:
     digest = hashlib.sha256(json.dumps([seed, *keys]).encode()).digest()

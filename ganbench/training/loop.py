@@ -31,9 +31,8 @@ from typing import Callable, Optional
 import torch
 
 from ganbench.datasets import load_split
-from ganbench.paths import using_cache
+from ganbench.paths import atomic_write_json, using_cache
 from ganbench.suite.plan import Trial
-from ganbench.results import atomic_write_json
 from ganbench.evaluation.pictures import save_nearest_neighbours
 from ganbench.training.sinks import open_sinks
 from ganbench.evaluation.pictures import save_samples

@@ -131,7 +131,7 @@ class _MLflow:
             params = {"gan": trial.gan, "variant": trial.variant, "loss": trial.loss, "penalty": trial.penalty,
                       "budget": f"{trial.budget_unit}={trial.budget_steps}", **trial.hparams}
             self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
-            from ganbench.results import atomic_write_text
+            from ganbench.paths import atomic_write_text
 
             atomic_write_text(id_file, run_id + "\n")
         self.run_id = run_id

@@ -19,9 +19,6 @@ Several penalties can train one D, each with its own weight (a variant's ``penal
 
 Constraint convention: ``constraint(params) -> None`` modifies D's parameters (an iterable of tensors) in place
 after each D step.
-
-``spectral_norm(module)`` wraps every Conv/ConvTranspose/Linear layer of a module with
-ganbench.zoo.models.spectral (Miyato et al. 2018); architectures call it for their ``spectral`` normalisation option.
 """
 from __future__ import annotations
 
@@ -245,15 +242,6 @@ def clip_weights(params, clip: float = 0.01) -> None:
     with torch.no_grad():
         for p in params:
             p.clamp_(-clip, clip)
-
-
-def spectral_norm(module: nn.Module) -> nn.Module:
-    """Wrap every Linear/Conv/ConvTranspose/Embedding layer of ``module`` (itself included) with spectral
-    normalisation (ganbench.zoo.models.spectral: torch's computation, one power iteration per training-mode forward).
-    Layers that already carry a ``weight`` parametrisation are left alone, so calling it twice is harmless."""
-    from ganbench.zoo.models.spectral import apply_spectral_norm_
-
-    return apply_spectral_norm_(module)
 
 
 _CHECKS = {gradient_penalty: _check_eps, dragan_penalty: _check_dragan, clip_weights: _check_clip,

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.zoo.models.spectral import apply_spectral_norm_  # noqa: F401  (re-export)
+from ganbench.zoo.models.spectral import apply_spectral_norm_
 from ganbench.registry import GanbenchError, unknown_name
 
 CHOICES = {
