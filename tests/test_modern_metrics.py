@@ -255,6 +255,17 @@ def test_fd_dinov2_through_the_evaluator_records_the_backbone(tiny_dinov2):
     assert "Pillow-style bicubic resize to 224x224" in p["preprocessing"] and p["direction"] == "min"
 
 
+def test_nodes_get_the_weights_file_with_the_reference_statistics(tiny_dinov2):
+    """A Ray node that lacks the weights fetches them from the driver (its SHA-256 checked) to its own setting."""
+    from ganbench.execution.prepare import reference_files
+    from ganbench.execution.trainable import local_cache_path
+
+    ev = Evaluator("digits", {}, dataset_info("digits"), ["fd_dinov2"], "dinov2_vitl14", n_samples=50, n_real=50)
+    [entry] = [e for e in reference_files(ev) if e["kind"].startswith("weights:")]
+    assert entry["kind"] == "weights:dinov2_vitl14" and entry["sha256"] == bb.file_sha256(tiny_dinov2)
+    assert local_cache_path(entry) == tiny_dinov2
+
+
 @pytest.mark.parametrize("metrics,extractor,words", [
     (["fid"], "dinov2_vitl14", "serves fd_dinov2"),
     (["cmmd"], "dinov2_vitl14", "clip_vitl14_336"),

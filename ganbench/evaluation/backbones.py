@@ -22,7 +22,6 @@ metrics only them: an FD in DINOv2 features never carries the name ``fid`` (``ch
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.evaluation.extractors import EXTRACTORS, Extractor
+from ganbench.paths import file_sha256
 from ganbench.registry import GanbenchError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -128,22 +128,6 @@ def missing_weights(spec: BackboneSpec) -> Optional[str]:
     except ImportError:
         return f"extractor {spec.name!r} builds {spec.title} with timm: pip install 'ganbench[backbones]'"
     return None
-
-
-_SHA_CACHE: dict[tuple, str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime) within a process."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
 
 
 def load_weights(spec: BackboneSpec) -> tuple[dict, str, Path]:

@@ -42,6 +42,7 @@ def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[d
 def reference_files(evaluator) -> list[dict]:
     """The files an evaluator reads from the cache (reference statistics, nearest-neighbour distances, extractor
     weights), with their SHA-256: what a node must hold before a trial scores there (ganbench.execution.trainable)."""
+    from ganbench.evaluation.backbones import BACKBONES, weights_path
     from ganbench.evaluation.extractors import classifier_path, inception_weights_path
 
     refs = evaluator.references
@@ -53,6 +54,8 @@ def reference_files(evaluator) -> list[dict]:
         found.append(("cache", classifier_path(evaluator.dataset, evaluator.options)))
     elif name == "inception":
         found.append(("inception", inception_weights_path()))
+    elif name in BACKBONES:  # DINOv2 / CLIP weights: a node keeps them where its own settings say
+        found.append((f"weights:{name}", weights_path(BACKBONES[name])))
     out = []
     for kind, path in found:
         if Path(path).is_file():

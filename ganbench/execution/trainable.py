@@ -145,9 +145,13 @@ def restore(work: Path, seed: list[dict], driver_node: str) -> str:
 
 # ------------------------------------------------------------------------------------ cache files, once per node
 def local_cache_path(entry: dict) -> Path:
-    """Where this node keeps a cache file: under its own $GANBENCH_CACHE, or its Inception weights' place."""
+    """Where this node keeps a cache file: under its own $GANBENCH_CACHE, or its Inception (or DINOv2, CLIP)
+    weights' place."""
+    from ganbench.evaluation.backbones import BACKBONES, weights_path
     from ganbench.evaluation.extractors import inception_weights_path
 
+    if entry["kind"].startswith("weights:"):
+        return weights_path(BACKBONES[entry["kind"].removeprefix("weights:")])
     return inception_weights_path() if entry["kind"] == "inception" else cache_dir() / entry["rel"]
 
 
