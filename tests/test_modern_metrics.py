@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 pytest.importorskip("timm")
 
-from ganbench.datasets import dataset_info, load_split  # noqa: E402
+from ganbench.datasets import dataset_info  # noqa: E402
 from ganbench.evaluation import backbones as bb  # noqa: E402
 from ganbench.evaluation.evaluator import Evaluator  # noqa: E402
 from ganbench.evaluation.metric import METRICS  # noqa: E402
@@ -30,7 +30,7 @@ def dinov2_checkpoint(seed: int = 0) -> dict:
     torch.manual_seed(seed)
     net = bb.build_network(bb.BACKBONES["dinov2_vitl14"], img_size=518, **TINY).net
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    state["pos_embed"] = torch.randn_like(state["pos_embed"])  # not smooth: resampling errors show
+    state["pos_embed"] = 0.02 * torch.randn_like(state["pos_embed"])  # not smooth: resampling errors show
     for key in state:
         if key.endswith(".gamma"):  # timm's LayerScale starts at 1e-5, which would make the blocks near identities
             state[key] = torch.ones_like(state[key])
@@ -41,8 +41,8 @@ def dinov2_checkpoint(seed: int = 0) -> dict:
 # --- preprocessing ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n,size", [(8, 224), (32, 224), (256, 224), (28, 336)])
 def test_resize_is_pillows_bicubic_on_8bit_images(n, size):
-    """dgm-eval and CMMD resize 8-bit files with Pillow: our tensor resize gives Pillow's pixels (at most 1 level off
-    on one pixel in a thousand, 2 on a few, from Pillow's fixed-point weights, on noise, the worst case); one float resize
+    """dgm-eval and CMMD resize 8-bit files with Pillow: our tensor resize gives Pillow's pixels (1 level off on one
+    pixel in a thousand, 2 on a few, from Pillow's fixed-point weights, on noise, the worst case); one float resize
     without the 8-bit pass between misses Pillow's pixel on 5 to 20% of pixels, by up to 20 levels."""
     from PIL import Image
 
@@ -245,11 +245,11 @@ def test_missing_and_foreign_files_are_one_line(tmp_path, monkeypatch, tiny_dino
 # --- metrics in the evaluator -------------------------------------------------------------------------------------
 def test_fd_dinov2_through_the_evaluator_records_the_backbone(tiny_dinov2):
     info = dataset_info("digits")
-    ev = Evaluator("digits", {}, info, ["fd_dinov2"], "dinov2_vitl14", n_samples=100, n_real=100)
-    real = load_split("digits", "test").x[:100]
+    ev = Evaluator("digits", {}, info, ["fd_dinov2"], "dinov2_vitl14", n_samples=60, n_real=60)
+    real = torch.from_numpy(ev.fixed_input("real", "test")).float().reshape(60, 1, 8, 8)  # its own references
     values, prov = ev.evaluate(real, "test")
-    noise, _ = ev.evaluate(torch.rand(100, 1, 8, 8) * 2 - 1, "test")
-    assert set(values) == {"fd_dinov2"} and values["fd_dinov2"] < 1e-6 < noise["fd_dinov2"]
+    noise, _ = ev.evaluate(torch.rand(60, 1, 8, 8) * 2 - 1, "test")
+    assert set(values) == {"fd_dinov2"} and values["fd_dinov2"] < 1e-9 and noise["fd_dinov2"] > 1
     p = prov["fd_dinov2"]
     assert p["extractor"] == "dinov2_vitl14" and p["weights_sha256"] == bb.file_sha256(tiny_dinov2)
     assert "Pillow-style bicubic resize to 224x224" in p["preprocessing"] and p["direction"] == "min"

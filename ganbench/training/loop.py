@@ -39,7 +39,7 @@ from ganbench.evaluation.pictures import save_samples
 from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
 from ganbench.training.members import Members, zero_optimizer_member
-from ganbench.training.parts import Pack, build_pack
+from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict
 from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
 from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
 
@@ -156,7 +156,7 @@ class _Run:
                 m.history.unlink(missing_ok=True)
         self.real_spread = mean_pairwise_distance(self.pack.x[:256].float().cpu())
         self.critic_real = None
-        if trials[0].loss == "wgan":
+        if self.pack.loss.has_critic_estimate:
             val = load_split(trials[0].dataset, "val", data_dir, trials[0].dataset_options)
             n = min(trials[0].eval.n_samples, len(val))
             self.critic_real = (val.x[:n], val.y[:n] if self.pack.conditional and val.y is not None else None)
@@ -278,10 +278,10 @@ class _Run:
             pack.D.zero_member(k)
             zero_optimizer_member(pack.opt_g, k)
             zero_optimizer_member(pack.opt_d, k)
-            state = pack.loss.state_dict()
+            state = state_dict(pack)
             for v in state.values():
                 v[k] = 0
-            pack.loss.load_state_dict(state)
+            load_state_dict(pack, state)
             pack.active[k] = 0.0
 
     # ---- evaluation points (validation split)

@@ -1,5 +1,7 @@
 """Building the parts of a pack of trials (K = 1 for a single trial): data on the device, networks, optimisers,
-the loss (with its state), penalty, constraint, random streams and the evaluator."""
+the loss (with its state), penalties (each with its weight, some with state), constraint, random streams and the
+evaluator. ``state_dict(pack)`` / ``load_state_dict(pack, state)``: the state of the loss and the penalties, [K]
+tensors keyed by name (a penalty's keys prefixed by its name), as checkpoints keep it."""
 from __future__ import annotations
 
 import copy
@@ -12,15 +14,24 @@ from torch import Tensor, nn
 from ganbench.suite.schema import HParams
 from ganbench.datasets import DatasetInfo, dataset_info, load_split
 from ganbench.evaluation.evaluator import Evaluator
-from ganbench.zoo.losses import Loss, get_loss
+from ganbench.zoo.losses import Loss, get_loss, loss_class
 from ganbench.zoo.models import build_models
 from ganbench.zoo.models.spectral import SpectralNorm
 from ganbench.zoo.penalties import get_constraint, get_penalty
-from ganbench.suite.plan import BCE_LOSSES, Trial, arch_options, check_trial
+from ganbench.suite.plan import Trial, arch_options, check_trial
 from ganbench.training.members import Members, member_optimizer
 from ganbench.training.streams import Streams
 
 _BATCH_COUPLED = (nn.BatchNorm1d, nn.BatchNorm2d, SpectralNorm)
+
+
+@dataclass
+class Regulariser:
+    """One penalty added to D's loss: ``weight * penalty(d_fn, real, fake, rng, outputs=...)``."""
+
+    name: str
+    penalty: Callable
+    weight: float
 
 
 @dataclass
@@ -34,7 +45,7 @@ class Pack:
     opt_g: object
     opt_d: object
     loss: Loss
-    penalty: Optional[Callable]
+    penalties: list[Regulariser]
     constraint: Optional[Callable]
     streams: Streams
     x: Tensor  # the training split on the device
@@ -67,14 +78,44 @@ class Pack:
 
 
 def loss_for(trial: Trial) -> Loss:
-    """The trial's loss with the options its hyperparameters set (label smoothing and flips; BEGAN's knobs)."""
+    """The trial's loss with the options its hyperparameters set (the loss's ``HPARAM_OPTIONS``: label smoothing
+    and flips, BEGAN's knobs), where a hyperparameter is not at its default."""
     hp = trial.hp
     opts = dict(trial.loss_options)
-    if trial.loss in BCE_LOSSES:
-        opts.update({k: getattr(hp, k) for k in ("label_smoothing", "label_flip") if getattr(hp, k)})
-    if trial.loss == "began":
-        opts.update(gamma=hp.began_gamma, lambda_k=hp.began_lambda_k, k_clip=hp.began_k_clip)
+    for option, name in loss_class(trial.loss).HPARAM_OPTIONS.items():
+        if getattr(hp, name) != HParams.model_fields[name].default:
+            opts[option] = getattr(hp, name)
     return get_loss(trial.loss, **opts)
+
+
+def penalties_for(trial: Trial, k: int, device) -> list[Regulariser]:
+    """The trial's penalties with a weight > 0, each with its options bound and its state made for ``k`` trials."""
+    out = []
+    for name, options, weight in trial.regularisers():
+        penalty = get_penalty(name, **options)
+        if penalty.stateful:
+            penalty.init_state(k, device)
+        out.append(Regulariser(name, penalty, weight))
+    return out
+
+
+def state_dict(pack: Pack) -> dict[str, Tensor]:
+    """The pack's training state beyond networks, optimisers and streams: the loss's and the penalties'."""
+    state = dict(pack.loss.state_dict())
+    for reg in pack.penalties:
+        if reg.penalty.stateful:
+            state.update({f"{reg.name}.{n}": v for n, v in reg.penalty.state_dict().items()})
+    return state
+
+
+def load_state_dict(pack: Pack, state: dict[str, Tensor]) -> None:
+    """The inverse of ``state_dict`` (every key of the pack's own state must be there)."""
+    loss_state = {n: v for n, v in state.items() if n in pack.loss.state_dict()}
+    if loss_state:
+        pack.loss.load_state_dict(loss_state)
+    for reg in pack.penalties:
+        if reg.penalty.stateful:
+            reg.penalty.load_state_dict({n: state[f"{reg.name}.{n}"] for n in reg.penalty.state_dict()})
 
 
 def build_networks(trial: Trial, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
@@ -115,16 +156,14 @@ def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: O
         opt[net] = member_optimizer(members, hp.optimizer, [s[0] for s in settings], [s[1] for s in settings])
     loss = loss_for(t0)
     loss.init_state(len(trials), device)
-    penalty = None
-    if t0.penalty != "none" and hp.penalty_weight > 0:
-        penalty = get_penalty(t0.penalty, **t0.penalty_options)
+    penalties = penalties_for(t0, len(trials), device)
     constraint = get_constraint("clip", clip=hp.clip) if hp.clip else None
     joint = not any(isinstance(m, _BATCH_COUPLED) for _, m in D.named_modules())
     y = train.y.to(device) if hp.conditioning != "none" else None
     return Pack(trials=list(trials), hp=hp, info=info, device=device, G=G, D=D, opt_g=opt["g"], opt_d=opt["d"],
-                loss=loss, penalty=penalty, constraint=constraint, streams=Streams([t.seed for t in trials], device),
-                x=train.x.to(device), y=y, evaluator=evaluator, joint_d=joint,
-                active=torch.ones(len(trials), device=device))
+                loss=loss, penalties=penalties, constraint=constraint,
+                streams=Streams([t.seed for t in trials], device), x=train.x.to(device), y=y, evaluator=evaluator,
+                joint_d=joint, active=torch.ones(len(trials), device=device))
 
 
 def solo_replica(pack: Pack) -> Pack:
@@ -140,4 +179,5 @@ def solo_replica(pack: Pack) -> Pack:
     loss = loss_for(t0)
     loss.init_state(1, pack.device)
     return replace(pack, trials=[t0], G=G, D=D, opt_g=opts["g"], opt_d=opts["d"], loss=loss,
+                   penalties=penalties_for(t0, 1, pack.device),
                    streams=Streams([t0.seed], pack.device), active=torch.ones(1, device=pack.device))

@@ -5,6 +5,10 @@ accumulate on the device (``Diagnostics``) and are read at evaluation points onl
 compare_gan's convention (and ganbench's): a step is a D step; G is updated once every ``n_disc`` D steps after
 ``d_warmup_steps``. With PacGAN packing (``pac`` = m), D judges m samples at once, so a step draws m times the
 batch of real and generated samples.
+
+The G step evaluates D on generated samples only, unless the loss declares ``needs_real_in_g_step`` (the relativistic
+losses): then it draws a real batch from the trial's data stream and D scores both, as the D step does (one call
+where no layer of D couples a batch's samples). Penalties are the pack's ``penalties``, each added with its weight.
 """
 from __future__ import annotations
 
@@ -73,6 +77,29 @@ def _with_noise(x: Tensor, pack: Pack, std: float) -> Tensor:
     return x + std * pack.streams.randn("aux", tuple(x.shape[1:]))
 
 
+def d_outputs(pack: Pack, real: Tensor, y_real: Optional[Tensor], fake: Tensor,
+              y_fake: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """D's outputs on a real and a generated batch: one call on both where D allows it (``joint_d``)."""
+    D = pack.D
+    if not pack.joint_d:
+        return D(real, y_real), D(fake, y_fake)
+    both = D(torch.cat([real, fake], 1), None if y_real is None else torch.cat([y_real, y_fake], 1))
+    half = both.shape[1] // 2
+    return both[:, :half], both[:, half:]
+
+
+def _penalties(pack: Pack, real, y_real, fake, y_fake, outputs, values: dict):
+    """The weighted sum of the pack's penalties; each unweighted value logged as ``penalty`` (one penalty) or
+    ``penalty_<name>`` (several)."""
+    total = None
+    for reg in pack.penalties:
+        labels = y_fake if reg.penalty.scores_fake else y_real
+        pen = reg.penalty(lambda x, y=labels: pack.D(x, y), real, fake, rng=pack.streams, outputs=outputs)
+        total = reg.weight * pen if total is None else total + reg.weight * pen
+        values["penalty" if len(pack.penalties) == 1 else f"penalty_{reg.name}"] = pen
+    return total
+
+
 def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tensor, Optional[Tensor]]:
     """One D step for every member; returns the latent batch it used (compare_gan's G step may reuse it)."""
     n = pack.hp.batch_size * pack.pac
@@ -83,19 +110,11 @@ def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tenso
     if noise_std > 0:
         real, fake = _with_noise(real, pack, noise_std), _with_noise(fake, pack, noise_std)
     D = pack.D
-    if pack.joint_d:
-        both = D(torch.cat([real, fake], 1), None if y_real is None else torch.cat([y_real, y_fake], 1))
-        half = both.shape[1] // 2
-        real_out, fake_out = both[:, :half], both[:, half:]
-    else:
-        real_out, fake_out = D(real, y_real), D(fake, y_fake)
+    real_out, fake_out = d_outputs(pack, real, y_real, fake, y_fake)
     loss = pack.loss.d_objective(real_out, fake_out, real, fake, rng=pack.streams)
-    total = loss
     values = {"d_loss": loss}
-    if pack.penalty is not None:
-        pen = pack.penalty(lambda x: D(x, y_real), real, fake, rng=pack.streams)
-        total = loss + pack.hp.penalty_weight * pen
-        values["penalty"] = pen
+    penalty = _penalties(pack, real, y_real, fake, y_fake, (real_out, fake_out), values)
+    total = loss if penalty is None else loss + penalty
     pack.opt_d.zero_grad(set_to_none=True)
     (total * pack.active).sum().backward()
     pack.opt_d.step()
@@ -112,7 +131,12 @@ def g_step(pack: Pack, diag: Diagnostics, reuse: Optional[tuple[Tensor, Optional
     """One G step for every member (with the D step's latent batch when ``reuse`` is given)."""
     z, y = reuse if reuse is not None else pack.sample_z(pack.hp.batch_size * pack.pac)
     fake = pack.G(z, y)
-    loss = pack.loss.g_objective(pack.D(fake, y), fake)
+    if pack.loss.needs_real_in_g_step:
+        real, y_real = real_batch(pack, z.shape[1])
+        real_out, fake_out = d_outputs(pack, real, y_real, fake, y)
+        loss = pack.loss.g_objective(fake_out, fake, real_out=real_out)
+    else:
+        loss = pack.loss.g_objective(pack.D(fake, y), fake)
     params = pack.G.parameters()
     pack.opt_g.zero_grad(set_to_none=True)
     grads = torch.autograd.grad((loss * pack.active).sum(), params, allow_unused=True)
