@@ -48,21 +48,26 @@ CASES = [  # (variant, architecture, dataset, extra suite text, how members run)
     ("began", "infogan", "digits", "hparams: {batch_size: 16}\n", None),
     ("hinge", "sndcgan", "digits", "hparams: {batch_size: 16, d_norm: spectral}\n", "vmap"),
     ("ns", "resnet", "imagefolder", "hparams: {batch_size: 8, width: 16}\n", None),
+    # D on reals in the G step, R1 + R2 (R2 scores the fake batch), LeCam's state (anchors from D step 3 on)
+    ("r3gan", "mlp", "ring8", "hparams: {batch_size: 16, penalty_weight: 1.0}\n", None),
+    ("{name: rahinge-lecam, preset: rahinge, penalties: {r1: 1.0, lecam: {weight: 0.3, start: 3}}}", "dcgan", "digits",
+     "hparams: {batch_size: 16}\n", "vmap"),
 ]
 
 
 def _sync(solo, pack, k):
-    """Give the single trial member k's whole state: networks, optimisers, random streams, loss state."""
+    """Give the single trial member k's whole state: networks, optimisers, random streams, loss and penalty state."""
     from ganbench.training.members import load_optimizer_member_state, optimizer_member_state
+    from ganbench.training.parts import load_state_dict, state_dict
 
     solo.G.load_member_state(0, pack.G.member_state(k))
     solo.D.load_member_state(0, pack.D.member_state(k))
     load_optimizer_member_state(solo.opt_g, 0, optimizer_member_state(pack.opt_g, k))
     load_optimizer_member_state(solo.opt_d, 0, optimizer_member_state(pack.opt_d, k))
     solo.streams.load_member_state(0, pack.streams.member_state(k))
-    state = {n: v[k:k + 1].clone() for n, v in pack.loss.state_dict().items()}
+    state = {n: v[k:k + 1].clone() for n, v in state_dict(pack).items()}
     if state:
-        solo.loss.load_state_dict(state)
+        load_state_dict(solo, state)
 
 
 @pytest.mark.slow
