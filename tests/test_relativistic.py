@@ -204,3 +204,10 @@ def test_list_and_show_describe_the_new_parts_with_their_references(capsys):
     assert "penalty: r2 (no options), weight penalty_weight=0.025" in out
     assert "penalty: lecam (decay=0.99, start=1000), weight 0.3" in out
     assert "loss: rpgan (no options): relativistic pairing GAN" in out
+
+
+def test_relativistic_accuracies_are_relative_to_the_other_batchs_mean():
+    real, fake = torch.tensor([[3.0, 1.0, -1.0]]), torch.tensor([[2.0, -4.0, 0.5]])  # means 1.0 and -0.5
+    diag = get_loss("rasgan").diagnostics(real, fake, None, None)
+    assert diag["d_acc_real"].tolist() == pytest.approx([2 / 3])  # 3 and 1 above the fakes' mean -0.5
+    assert diag["d_acc_fake"].tolist() == pytest.approx([2 / 3])  # -4 and 0.5 below the reals' mean 1.0
