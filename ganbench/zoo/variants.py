@@ -79,14 +79,18 @@ for _name, _what in (("rpgan", "RpGAN / RSGAN, paired: softplus(-(D(x_r) - D(x_f
                      ("rahinge", "RaHingeGAN, relativistic average hinge")):
     _add(Variant(_name, _name, defaults=dict(RELATIVISTIC_DEFAULTS), reference="Jolicoeur-Martineau 2018"),
          f"{_what} (Jolicoeur-Martineau 2018); Adam 2e-4 (0.5, 0.999), 1 D step")
+# R3GAN's train.py, CIFAR10 preset (read from a public fork of its code, Lemutisme/R3GAN train.py): Adam betas
+# (0, beta2), lr 2e-4 -> 5e-5, gamma 0.05 -> 0.005, beta2 0.9 -> 0.99, each scheduled over 20M images; its loss adds
+# gamma/2 (R1 + R2). Here: the starting values, constant (no schedule), weight gamma/2 = 0.025.
 _add(Variant("r3gan", "rpgan", penalties={"r1": "penalty_weight", "r2": "penalty_weight"},
-             defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.99, "n_disc": 1, "penalty_weight": 0.025},
-             reference="Huang et al. 2024 (R3GAN)"),
-     "R3GAN's objective (Huang et al. 2024): RpGAN + gamma/2 (R1 + R2) with one gamma (0.05: weight penalty_weight 0.025, CIFAR-10's "
-     "starting gamma, not annealed here), Adam 2e-4 (0, 0.99); no G EMA, no architecture of its own")
+             defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_disc": 1, "penalty_weight": 0.025},
+             reference="Huang et al. 2024 (R3GAN), its CIFAR-10 preset's starting values"),
+     "R3GAN's objective (Huang et al. 2024): RpGAN + gamma/2 (R1 + R2) with one gamma (0.05, CIFAR-10's starting "
+     "value: weight penalty_weight 0.025, not annealed here), Adam 2e-4 (0, 0.9); no G EMA, no architecture of its own")
 _add(Variant("hinge-lecam", "hinge", penalties={"lecam": {"weight": 0.3, "start": 1000}},
              defaults={"lr": 2e-4, "beta1": 0.0, "beta2": 0.9}, reference="Tseng et al. 2021; StudioGAN BigGAN-LeCam"),
-     "hinge loss + LeCam (Tseng et al. 2021; lambda 0.3, anchors' EMA decay 0.99 from D step 1000, as StudioGAN), Adam 2e-4 (0, 0.9)")
+     "hinge loss + LeCam (Tseng et al. 2021; lambda 0.3, anchors' EMA decay 0.99 from D step 1000, as StudioGAN), "
+     "Adam 2e-4 (0, 0.9)")
 
 
 # ---- Lucic et al. 2018's defaults. "CG" = google/compare_gan at tag v1.0, compare_gan/src/; "P" = CG params.py,
