@@ -189,14 +189,109 @@ confirm: {seeds: 2, seed_offset: 50}
 """
 
 
-def test_trial_all_runs_both_phases(tmp_path):
+def test_trial_all_runs_both_phases(tmp_path, capsys):
     path = tmp_path / "e2e.yaml"
     path.write_text(TINY)
     res = tmp_path / "res"
     assert main(["trial", str(path), "--all", "--results", str(res)]) == 0
+    out = capsys.readouterr().out
+    assert "search: 2 trials to run" in out and "phase 2: 2 confirmation trials of 1 chosen configurations" in out
+    assert sum(1 for line in out.splitlines() if " seed=50 confirm [lr=" in line) == 1  # result lines name it
     frame = pd.read_csv(res / "trials.csv")
     search, confirm = frame[frame.phase == "search"], frame[frame.phase == "confirm"]
     assert len(search) == 2 and sorted(confirm.seed) == [50, 51]
     assert set(frame.status) == {"completed"}
     best = search.loc[search.best_val_mode_tv.idxmin(), "hp_lr"]  # chosen on validation
     assert set(confirm.hp_lr) == {best}
+
+
+# ---------------------------------------------------------------------------------------------- budget milestones
+MILESTONES = """name: ms
+datasets: [ring8]
+gans: [ns]
+architectures: [mlp]
+seeds: [0]
+budget: {d_steps: 120}
+eval: {every_d_steps: 20, n_samples: 300}
+analysis: {milestones: [0.5, 1.0, {g_steps: 40}]}
+"""
+
+
+def _history(path):
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_milestones_score_the_best_so_far_on_test_and_change_nothing_else(tmp_path):
+    from ganbench.training import run_trial
+
+    path = tmp_path / "ms.yaml"
+    path.write_text(MILESTONES)
+    trial = expand(load_suite(path))[0]
+    path.write_text(MILESTONES.replace("analysis: {milestones: [0.5, 1.0, {g_steps: 40}]}\n", ""))
+    plain = expand(load_suite(path))[0]
+    s = run_trial(trial, tmp_path / "ms")
+    p = run_trial(plain, tmp_path / "plain")
+    # training and the final scores are untouched by the milestones
+    assert {k: v for k, v in s.items() if k.startswith(("best_", "final_"))} == \
+        {k: v for k, v in p.items() if k.startswith(("best_", "final_"))}
+    # at the whole budget the best-so-far is the chosen generator: the same test score
+    assert s["milestone_d_steps_120_mode_tv"] == s["best_mode_tv"]
+    # half way, the best validation point among the evaluations up to D step 60 (never a later one)
+    val = [(r["mode_tv"], r["d_steps"]) for r in _history(tmp_path / "ms") if r["d_steps"] <= 60]
+    assert s["milestone_d_steps_60_best_d_steps"] == min(val)[1]
+    assert s["milestone_g_steps_40_best_d_steps"] == min(val[:2])[1]  # ns: G step 40 is D step 40
+
+
+def test_milestones_survive_a_resume(tmp_path):
+    """A trial killed after a milestone keeps the score it took there: recomputed after the resume it would use
+    evaluations past the milestone."""
+    from ganbench.training import RunOptions, run_trial
+
+    path = tmp_path / "ms.yaml"
+    path.write_text(MILESTONES.replace("milestones: [0.5, 1.0, {g_steps: 40}]", "milestones: [{d_steps: 30}]")
+                    .replace("n_samples: 300}", "n_samples: 300, metrics: [modes, swd], primary: swd}")
+                    .replace("seeds: [0]", "seeds: [0]\nhparams: {lr: 3.0e-4}"))
+    trial = expand(load_suite(path))[0]
+    whole = run_trial(trial, tmp_path / "whole")
+
+    class Kill(Exception):
+        pass
+
+    def kill(kind, k, payload):
+        if kind == "checkpoint" and payload["d_steps"] == 80:
+            raise Kill
+
+    options = RunOptions(checkpoint_every_d_steps=40)
+    with pytest.raises(Kill):
+        run_trial(trial, tmp_path / "cut", on_event=kill, options=options)
+    resumed = run_trial(trial, tmp_path / "cut", options=options)
+    assert resumed["resumed_from"] == 80
+    assert whole["milestone_d_steps_30_best_d_steps"] == 20
+    keys = [k for k in whole if k.startswith("milestone_")]
+    assert {k: resumed[k] for k in keys} == {k: whole[k] for k in keys}
+    # the test can tell: by D step 80 a better validation point than the one at D step 20 exists
+    val = {r["d_steps"]: r["swd"] for r in _history(tmp_path / "whole")}
+    assert min(val[d] for d in (40, 60, 80)) < val[20]
+
+
+def test_progress_lines_name_the_configuration_and_come_every_minute(tmp_path, monkeypatch):
+    """Without a terminal a run prints a progress line at least every PROGRESS_EVERY seconds, and each result line
+    says which configuration (and phase) the trial was."""
+    from ganbench.execution import monitor as mon
+    from ganbench.suite.expand import confirm_trials
+
+    suite = load(tmp_path)
+    search = expand(suite)
+    trials = search[:2] + confirm_trials(search[0], [10])
+    lines = []
+    m = mon.make_monitor(trials, {}, tmp_path / "res", lines.append, False, None, 3)
+    m.on_step_end(0, [])
+    assert lines == []  # not a minute yet
+    monkeypatch.setattr(mon, "PROGRESS_EVERY", 0.0)
+    m.on_step_end(1, [])
+    assert lines == ["progress: 0 of 3 trials done, 0 running, 0 failed, 3 pending; 0% of the work (0s)"]
+    for t in (trials[0], trials[2]):
+        m.on_trial_result(2, [], None, {"event": "done", "member": t.id, "status": "completed", "primary": "mode_tv",
+                                        "best_mode_tv": 0.5, "wall_seconds": 3})
+    assert lines[1] == f"[1/3] {trials[0].id} ring8 ns mlp seed=0 [lr=0.0001]: completed mode_tv=0.5 (3s)"
+    assert lines[2] == f"[2/3] {trials[2].id} ring8 ns mlp seed=10 confirm [lr=0.0001]: completed mode_tv=0.5 (3s)"

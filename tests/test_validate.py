@@ -174,3 +174,19 @@ def test_a_flops_budget_is_translated_into_the_steps_the_trainer_takes(tmp_path,
     # --set replaces the FLOPs budget with one in D steps
     assert main(["validate", str(path), "--set", "budget.d_steps=40"]) == 0
     assert "budget d_steps=40" in capsys.readouterr().out
+
+
+def test_a_seconds_budget_needs_and_gets_a_calibration(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(SUITE.replace("budget: {d_steps: 60}", "budget: {seconds: 3}")
+                    .replace("gans: [ns, wgan-gp]", "gans: [ns]"))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "budget seconds=3: ring8 ns mlp: D and G steps need --calibrate" in out
+    assert "phase 1 (search): 2 trials; D and G steps unknown: a seconds budget needs --calibrate" in out
+    assert main(["validate", str(path), "--calibrate", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("calibrated ring8 ns mlp: ") == 1  # one distinct model, timed once
+    line = next(x for x in out.splitlines() if x.startswith("budget seconds=3: ring8 ns mlp: about "))
+    assert line.endswith(" G steps (calibrated)")
+    assert "of one CPU thread (calibrated; about" in out
