@@ -14,12 +14,12 @@ STATE_MARKS = {"finished": "done", "failed": "rerun", "interrupted": "resume", "
 def _cmd_validate(args) -> int:
     from ganbench.suite.schema import load_suite
     from ganbench.suite.expand import MAX_TRIALS, expand
-    from ganbench.execution.tune import preflight
+    from ganbench.suite.checks import check_trials
     from ganbench.training.sinks import check_sinks
 
     suite = load_suite(args.suite, args.set)
     trials = expand(suite, max_trials=args.max_trials or MAX_TRIALS)
-    preflight(trials)
+    check_trials(trials)
     check_sinks(suite.logging, args.suite)
     states, confirm = {}, []
     if args.results:
@@ -128,7 +128,8 @@ def unused_warning(results: Path, suite_name: str, trials: list) -> str | None:
 
 
 def _cmd_run(args) -> int:
-    from ganbench.suite.schema import check_local_resources, load_suite
+    from ganbench.suite.checks import check_local_resources
+    from ganbench.suite.schema import load_suite
     from ganbench.suite.expand import MAX_TRIALS, check_trial_count
     from ganbench.results import check_results_dir
     from ganbench.execution.tune import run_suite

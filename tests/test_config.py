@@ -203,7 +203,7 @@ def test_count_trials_matches_expand(tmp_path):
 
 
 def test_local_resources_against_a_given_machine(tmp_path):
-    from ganbench.suite.schema import check_local_resources
+    from ganbench.suite.checks import check_local_resources
 
     suite = load_suite(write(tmp_path, BASE + "resources: {cpu: 2, gpu: 0.5}\n"))
     check_local_resources(suite, "s.yaml", capacity=(2.0, 1))

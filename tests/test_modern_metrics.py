@@ -278,7 +278,7 @@ def test_a_feature_space_never_carries_another_ones_name(metrics, extractor, wor
 
 
 def test_a_suite_asking_for_missing_weights_stops_in_preflight(tmp_path, monkeypatch):
-    from ganbench.execution.tune import preflight
+    from ganbench.suite.checks import check_trials
     from ganbench.suite.expand import expand
     from ganbench.suite.schema import load_suite
 
@@ -288,7 +288,7 @@ def test_a_suite_asking_for_missing_weights_stops_in_preflight(tmp_path, monkeyp
                     "budget: {d_steps: 10}\neval: {every_d_steps: 10, n_samples: 100, metrics: [cmmd], "
                     "extractor: clip_vitl14_336}\n")
     with pytest.raises(GanbenchError) as err:
-        preflight(expand(load_suite(path)))
+        check_trials(expand(load_suite(path)))
     assert "clip.safetensors" in str(err.value) and "\n" not in str(err.value)
 
 

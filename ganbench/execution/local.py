@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from ganbench.suite.plan import Trial
 from ganbench.registry import GanbenchError
 from ganbench.results import TERMINAL, read_summary, trial_dir, write_trials_csv
+from ganbench.suite.checks import check_trials
 
 
 def _device(requested: Optional[str], gpu: float) -> str:
@@ -80,6 +81,7 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         if done:
             log(f"{len(done)} of the chosen trials already finished in {root}; {len(todo)} to run")
         data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+        check_trials(todo)  # the trainer trusts a checked trial
         prepare(root, todo, data_dir, first)
         pairs = [(t, trial_dir(root, t.id)) for t in todo]
         packs = make_packs(todo, suite.resources.pack if all_trials else max(1, len(todo)), root)
@@ -88,6 +90,7 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         if ids or all_trials or overrides:
             raise GanbenchError("--id, --all and --set apply to a suite file, not to trial directories")
         pairs = _from_dirs([Path(p) for p in paths])
+        check_trials([t for t, _ in pairs])  # the trainer trusts a checked trial
         root, data_dir = None, None
         packs = make_packs([t for t, _ in pairs], len(pairs))
         options, gpu, cpus = RunOptions(), 0.0, 1.0

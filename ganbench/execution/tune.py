@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -35,55 +34,9 @@ from ganbench.registry import GanbenchError
 from ganbench.results import TERMINAL, finished_ids, read_summary, \
     record_failure, trial_dir, write_trials_csv
 from ganbench.execution.prepare import prepare, protocol_key, run_options
+from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
-
-
-def penalty_through_batch_norm(t: Trial, arch) -> str | None:
-    """A gradient penalty (a penalty with the ``input_gradients`` trait: gp, dragan, r1, r2) on a D with batch
-    norm: the penalty's gradient of one sample's output then depends on the rest of its batch, which per-sample
-    penalties assume it does not. Allowed (it is compare_gan's DRAGAN default), but said: on digits, DRAGAN at lambda
-    10 with BN in D scored FID 253 to 377 (noise images: 455) where the same GAN without BN scored 3 to 10
-    (suites/dragan.yaml, results/README.md)."""
-    from ganbench.zoo.penalties import PENALTIES
-
-    names = [name for name, _, _ in t.regularisers() if getattr(PENALTIES.get(name), "input_gradients", False)]
-    if names and arch.d_norm == "batch":
-        return (f"gans entry {t.gan!r}: the {'+'.join(names)} penalty's gradients pass through batch norm in D, which "
-                "couples the samples of a batch; on digits DRAGAN with BN in D stays in the noise band (see "
-                "results/README.md, DRAGAN); d_norm: none or layer avoids it")
-    return None
-
-
-def preflight(trials: list[Trial]) -> None:
-    """Catch configuration errors before Ray starts: cross-field checks and one model build per architecture."""
-    from ganbench.datasets import dataset_info
-    from ganbench.evaluation.backbones import check_evaluation
-    from ganbench.zoo.models import build_models
-    from ganbench.suite.plan import arch_options, check_trial
-
-    seen, warned = set(), set()
-    for t in trials:
-        check_trial(t)
-        hp = t.hp
-        arch = arch_options(t)
-        warning = penalty_through_batch_norm(t, arch)
-        if warning and t.gan not in warned:
-            warned.add(t.gan)
-            print(f"ganbench: warning: {warning}", file=sys.stderr)
-        info = dataset_info(t.dataset, t.dataset_options)
-        if info.kind == "image":  # metrics fit the feature space; a backbone's weights file is in place
-            check_evaluation(t.eval.metrics, t.eval.extractor)
-        key = (t.architecture, info.shape, arch, hp.z_dim, info.num_classes)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            build_models(t.architecture, info.shape, hp.z_dim, arch,
-                         num_classes=info.num_classes if hp.conditioning != "none" else None)
-        except GanbenchError as err:
-            raise GanbenchError(f"gans entry {t.gan!r} x architecture {t.architecture!r} on {t.dataset!r}: {err}") \
-                from None
 
 
 def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
@@ -201,7 +154,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     from ganbench.training.sinks import check_sinks
 
     trials = expand(suite, max_trials=max_trials or MAX_TRIALS)
-    preflight(trials)
+    check_trials(trials)
     check_sinks(suite.logging, str(suite_path or suite.name))
     scheduler = early_stopping(suite, trials, suite_path)
     store = open_storage(storage, results)

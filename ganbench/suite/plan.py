@@ -3,8 +3,8 @@
 ``Trial`` is what expansion produces and what the trainer consumes (it travels to Ray workers as a dict). Its id is
 a hash of its identity (everything but the suite's name and the display-only ``searched``), so a trial keeps its id
 across runs, resources and packing. ``trial.hp`` gives the hyperparameters typed (``HParams``); ``trial.eval`` is an
-``EvalSettings``. ``check_trial`` and ``arch_options`` live here, next to expansion, so that validating a suite
-never imports the trainer.
+``EvalSettings``. ``arch_options`` lives here, next to expansion, so that validating a suite never imports the
+trainer; the checks of a trial are in ``ganbench.suite.checks``.
 """
 from __future__ import annotations
 
@@ -177,19 +177,3 @@ def arch_options(trial: Trial):
     from ganbench.zoo.models import ArchOptions
 
     return ArchOptions.from_hparams(trial.hparams, loss_class(trial.loss).d_output)
-
-
-def check_trial(trial: Trial) -> None:
-    """Cross-field checks that need the registries (run at validation time and again in the trial)."""
-    from ganbench.datasets import dataset_info
-    from ganbench.zoo.losses import LOSSES, loss_class
-
-    hp = trial.hp
-    if (hp.label_smoothing or hp.label_flip) and not loss_class(trial.loss).takes_label_smoothing:
-        takers = [n for n in LOSSES.names() if loss_class(n).takes_label_smoothing]
-        raise GanbenchError(f"trial {trial.gan}: label_smoothing and label_flip apply to the BCE losses "
-                            f"({', '.join(takers)}), not to {trial.loss!r}")
-    info = dataset_info(trial.dataset, trial.dataset_options)
-    if hp.conditioning != "none" and not info.num_classes:
-        raise GanbenchError(f"trial {trial.gan}: conditioning={hp.conditioning} needs a labelled dataset; "
-                            f"{trial.dataset!r} has no labels")

@@ -18,7 +18,7 @@ from ganbench.zoo.losses import Loss, get_loss, loss_class
 from ganbench.zoo.models import build_models
 from ganbench.zoo.models.spectral import SpectralNorm
 from ganbench.zoo.penalties import get_constraint, get_penalty
-from ganbench.suite.plan import Trial, arch_options, check_trial
+from ganbench.suite.plan import Trial, arch_options
 from ganbench.training.members import Members, member_optimizer
 from ganbench.training.streams import Streams
 
@@ -140,7 +140,6 @@ def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: O
     if len(keys) != 1:
         raise ValueError("a pack's trials must differ only in seed, search sample and optimiser settings")
     t0 = trials[0]
-    check_trial(t0)
     hp = t0.hp
     info = dataset_info(t0.dataset, t0.dataset_options)
     train = load_split(t0.dataset, "train", data_dir, t0.dataset_options)
