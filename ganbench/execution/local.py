@@ -20,14 +20,16 @@ from ganbench.results import TERMINAL, read_summary, trial_dir, write_trials_csv
 from ganbench.suite.checks import check_trials
 
 
-def _device(requested: Optional[str], gpu: float) -> str:
-    import torch
+def _device(requested: Optional[str], gpu: float):
+    """--device when given, else cuda for a suite with resources.gpu > 0: an error where CUDA is absent, never a
+    quiet run on the CPU."""
+    from ganbench.training.device import resolve_device
 
     if requested:
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise GanbenchError(f"--device {requested}: CUDA is not available on this machine; allowed: cpu")
-        return requested
-    return "cuda" if gpu > 0 and torch.cuda.is_available() else "cpu"
+        return resolve_device(requested, "--device")
+    if gpu > 0:
+        return resolve_device("cuda", f"resources.gpu: {gpu:g} (--device cpu runs these trials on the CPU)")
+    return resolve_device("cpu")
 
 
 def _from_dirs(paths: list[Path]) -> list[tuple[Trial, Path]]:
@@ -60,6 +62,7 @@ def _pick(trials: list[Trial], ids: list[str], source: str) -> list[Trial]:
 def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optional[str], device: Optional[str],
               threads: Optional[int], overrides: list[str], log: Callable[[str], None] = print) -> list[dict]:
     from ganbench.execution.prepare import prepare, run_options
+    from ganbench.execution.packsize import pack_sizer
     from ganbench.execution.tune import make_packs
     from ganbench.training import RunOptions, run_pack
 
@@ -73,6 +76,7 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         if not ids and not all_trials:
             raise GanbenchError(f"{first}: say which trials: --id ID (repeatable) or --all")
         suite = load_suite(first, overrides)
+        dev = _device(device, suite.resources.gpu)  # before any work: no CUDA where it was asked for is an error
         expanded = expand(suite)
         root = Path(results) if results else Path("results") / suite.name
         chosen = expanded if all_trials else _pick(expanded, ids, str(first))
@@ -84,8 +88,10 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         check_trials(todo)  # the trainer trusts a checked trial
         prepare(root, todo, data_dir, first)
         pairs = [(t, trial_dir(root, t.id)) for t in todo]
-        packs = make_packs(todo, suite.resources.pack if all_trials else max(1, len(todo)), root)
-        options, gpu, cpus = run_options(suite), suite.resources.gpu, suite.resources.cpu
+        options, cpus = run_options(suite), suite.resources.cpu
+        size = pack_sizer(suite.resources.pack, dev, suite.resources.gpu, data_dir, options.amp, log) \
+            if all_trials else len(todo)
+        packs = make_packs(todo, size, root)
     else:
         if ids or all_trials or overrides:
             raise GanbenchError("--id, --all and --set apply to a suite file, not to trial directories")
@@ -93,9 +99,9 @@ def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optio
         check_trials([t for t, _ in pairs])  # the trainer trusts a checked trial
         root, data_dir = None, None
         packs = make_packs([t for t, _ in pairs], len(pairs))
-        options, gpu, cpus = RunOptions(), 0.0, 1.0
+        options, cpus = RunOptions(), 1.0
+        dev = _device(device, 0.0)
     where = {t.id: d for t, d in pairs}
-    dev = _device(device, gpu)
     summaries = []
     for pack in packs:
         t0 = time.perf_counter()

@@ -39,16 +39,21 @@ from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
 
 
-def make_packs(trials: list[Trial], size: int, results: Optional[Path] = None) -> list[list[Trial]]:
-    """Group trials into packs of at most ``size``: members share everything but seed, search sample and
+def make_packs(trials: list[Trial], size, results: Optional[Path] = None) -> list[list[Trial]]:
+    """Group trials into packs of at most ``size`` (a number, or a function of a group's first trial: see
+    ganbench.execution.packsize for ``pack: auto``): members share everything but seed, search sample and
     elementwise optimiser settings, and resume from the same D step. Order follows the suite's expansion."""
-    if size <= 1:
+    if not callable(size) and size <= 1:
         return [[t] for t in trials]
     groups: dict[tuple, list[Trial]] = {}
     for t in trials:
         key = (t.pack_key(), checkpoint_d_steps(results, t.id) if results is not None else 0)
         groups.setdefault(key, []).append(t)
-    return [members[i:i + size] for members in groups.values() for i in range(0, len(members), size)]
+    out = []
+    for members in groups.values():
+        n = max(1, size(members[0]) if callable(size) else size)
+        out += [members[i:i + n] for i in range(0, len(members), n)]
+    return out
 
 
 def checkpoint_d_steps(results: Path, trial_id: str) -> int:
@@ -168,9 +173,11 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
         resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
         if any(resumed.values()):
             log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
-        packs = make_packs(todo, suite.resources.pack, results)
-        if suite.resources.pack > 1:
-            log(f"{len(todo)} trials in {len(packs)} packs of at most {suite.resources.pack}")
+        from ganbench.execution.packsize import driver_pack_sizer
+
+        packs = make_packs(todo, driver_pack_sizer(suite, data_dir, log), results)
+        if suite.resources.pack != 1:
+            log(f"{len(todo)} trials in {len(packs)} packs of at most {max(len(p) for p in packs)}")
         if address and store.default:
             log(f"note: Tune's storage is {store.path}; nodes that cannot reach it need --storage (a shared path "
                 f"or an object store URI)")

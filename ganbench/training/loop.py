@@ -38,6 +38,7 @@ from ganbench.training.sinks import open_sinks
 from ganbench.evaluation.pictures import save_samples
 from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
+from ganbench.training.device import resolve_device
 from ganbench.training.members import Members, zero_optimizer_member
 from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict
 from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
@@ -94,12 +95,6 @@ class Member:
         return self.out_dir / "metrics.jsonl"
 
 
-def _device(requested: str) -> torch.device:
-    if str(requested).startswith("cuda") and not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device(requested)
-
-
 def expected_d_steps(trial: Trial) -> Optional[int]:
     hp, unit, n = trial.hp, trial.budget_unit, trial.budget_steps
     pac = int(getattr(hp, "pac", 1))
@@ -137,7 +132,7 @@ class _Run:
     def __init__(self, trials, out_dirs, on_event, device, data_dir, num_threads, meta, options):
         self.t_start = time.perf_counter()
         torch.set_num_threads(max(1, int(num_threads)))
-        self.dev = _device(device)
+        self.dev = resolve_device(device)
         self.options, self.meta, self.data_dir = options, meta, data_dir
         self.on_event = on_event or (lambda kind, k, payload: None)
         self.pack: Pack = build_pack(trials, self.dev, data_dir)
