@@ -181,7 +181,7 @@ def test_baselines_and_not_learned(tmp_path):
     assert table.loc["ns", "selected_on"] == "val" and table.loc["ns", "scored on"] == "search seeds (optimistic)"
     assert "best" not in table  # the best test score over the search is a choice made on test
     md = (out / "report.md").read_text()
-    assert "its fid at most 63.2 (50% of the way from noise (400) to real data (10) on a log scale" in md
+    assert "its fid is at most 63.2 (50% of the way from noise (400) to real data (10) on a log scale" in md
     assert "**3 trial(s) not learned**" in md
     base = _table(out, "baselines")
     assert list(base.baseline) == ["noise", "real"] and list(base["fid mean"]) == [400.0, 10.0]
@@ -208,9 +208,10 @@ def test_aggregate_across_datasets(tmp_path):
 
 
 def test_search_pairs_and_figures(tmp_path):
-    """Shared draws of a searched lr pair the trials of two variants; the budget curve uses one seed."""
+    """Shared draws of a searched lr pair the trials of two variants; the budget curve uses one seed (and needs 5
+    configurations)."""
     res = tmp_path / "r"
-    lrs = [1e-5, 1e-4, 1e-3, 1e-2]
+    lrs = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
     for sample, lr in enumerate(lrs):
         for seed in (0, 1):
             write_trial(res, gan="ns", sample=sample, seed=seed, hparams={"lr": lr}, score=100.0 / (sample + 1) + seed,
@@ -222,18 +223,21 @@ def test_search_pairs_and_figures(tmp_path):
     pairs = _table(res / "report", "pairwise").set_index("level")
     assert pairs.loc["whole search", "test"] == "Mann-Whitney U"  # the extra diverged seed breaks the pairing
     figs = {p.name.split("-", 4)[-1] for p in (res / "report" / "figures").iterdir()}
-    assert {"scores.png", "curves.png", "pr.png", "hparams.png", "budget.png", "seeds.png",
+    assert {"chosen.png", "scores.png", "curves.png", "pr.png", "hparams.png", "budget.png", "seeds.png",
             "diagnostics.png"} <= figs
     assert _table(res / "report", "variants").set_index("gan").loc["wgan-gp", "FLOPs"] == 2e12
     html = (res / "report" / "report.html").read_text()
     assert html.count("<img src=\"data:image/png;base64,") == report.path.read_text().count("![")
-    from ganbench.report.build import _budget_scores
+    from ganbench.report.panels import budget_scores
     from ganbench.report.tables import variant_names
+    from ganbench.selection import validation_values
 
-    trials, _ = load_results(res)
+    trials, history = load_results(res)
     done = trials[trials.status.isin(["completed", "diverged"])]
-    scores = _budget_scores(done, "best_fid", variant_names(trials))
-    np.testing.assert_allclose(sorted(scores["ns"]), sorted(100.0 / np.arange(1, 5)))  # seed 0, one per config
+    done = done.assign(best_val_fid=validation_values(done, "fid", history))
+    val, test = budget_scores(done, "fid", variant_names(trials))["ns"]
+    np.testing.assert_allclose(sorted(test), sorted(100.0 / np.arange(1, 6)))  # seed 0, one per config
+    np.testing.assert_allclose(sorted(val), sorted(test))  # the fixture's validation value equals its test score
     (res / "trials").joinpath(trials[trials.seed == 2].trial_id.iloc[0]).joinpath("summary.json").unlink()
     (res / "trials").joinpath(trials[trials.seed == 2].trial_id.iloc[0]).joinpath("metrics.jsonl").unlink()
     build_report(res, tmp_path / "again")
@@ -353,4 +357,4 @@ def test_a_trial_whose_samples_are_not_precise_is_not_learned_whatever_its_fid(t
     assert table.loc["ns", "not learned"] == 0 and table.loc["ns", "chosen config mean"] == 40.5
     assert table.loc["no-pr", "not learned"] == 0
     md = (res / "report" / "report.md").read_text()
-    assert "its fid at most 63.2 (" in md and "and its precision at least 0.093 (better than the best noise" in md
+    assert "its fid is at most 63.2 (" in md and "and its precision is at least 0.093 (better than the best noise" in md

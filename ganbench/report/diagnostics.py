@@ -70,7 +70,7 @@ def plot_diagnostics(history: pd.DataFrame, pair, metric: str, colors: dict, pat
                     ax.plot(h.d_steps, h[name], ls=style, color=color, marker="o", ms=2, label=lab)
                     drawn = True
             ycol = metric if key == "score" else key
-            if key in ("score", "g_grad_norm") and ycol in h and spans_decades(h[ycol]):
+            if key in ("score", "g_grad_norm") and ycol in h and spans_decades(h[ycol], ycol):
                 ax.set_yscale("log")
             if key == "d_acc":
                 ax.set_ylim(-0.05, 1.05)

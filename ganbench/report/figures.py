@@ -1,14 +1,15 @@
-"""Report figures (matplotlib, Agg). One colour per variant in every figure, from one palette keyed by the sorted
-variant names of the whole report; no legend that lists a single value; every shaded band says what it is; a log
-axis where the values span an order of magnitude or more."""
+"""Report figures (matplotlib, Agg). One colour per variant in every report ganbench writes: fixed for the common
+variants, else a stable hash of the variant's name into a fixed palette (``palette``); no legend that lists a single
+value; every shaded band says what it is; a log axis where the values span an order of magnitude or more, never for a
+bounded metric (mode_tv, precision, recall, coverage, ... : anything that lives in [0, 1])."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ganbench.report.stats import budget_curve
 
 DPI = 110
 
@@ -22,18 +23,45 @@ def pyplot():
     return plt
 
 
+# tab20's colours: the strong ten first (fixed variants), then their light shades (the rest, by hash).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
+           "#dbdb8d", "#9edae5")
+FIXED = {"ns": 0, "ls": 1, "hinge": 2, "wgan": 3, "wgan-gp": 4, "dragan": 5, "began": 6, "mm": 7, "r1": 8,
+         "rpgan": 9}
+BOUNDED = ("mode_tv", "precision", "recall", "coverage", "hq", "density", "modes")
+
+
+def _slot(name: str) -> int:
+    base = name.split("/")[0]
+    if base in FIXED:
+        return FIXED[base]
+    digest = int(hashlib.sha256(base.encode()).hexdigest(), 16)
+    return 10 + digest % (len(PALETTE) - 10)
+
+
 def palette(names) -> dict:
-    """Variant name -> colour, in sorted order: the same variant has the same colour in every figure."""
-    plt = pyplot()
-    names = sorted({str(n) for n in names})
-    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+    """Variant name -> colour, the same in every report: a fixed colour for the common variants (ns blue, wgan red,
+    wgan-gp purple...), else a stable hash of the name (before any "/architecture") into a fixed palette. Two
+    variants of one report never share a colour: the later name (sorted) takes the next free slot."""
+    used, out = set(), {}
+    for n in sorted({str(n) for n in names}):
+        slot = _slot(n)
+        while slot in used and len(used) < len(PALETTE):
+            slot = (slot + 1) % len(PALETTE)
+        used.add(slot)
+        out[n] = PALETTE[slot]
+    return out
 
 
-def spans_decades(values) -> bool:
+def spans_decades(values, metric: str | None = None) -> bool:
+    """A log axis: positive values spanning a factor of 10 or more, unless the metric is bounded (``BOUNDED``) or
+    every value lies in [0, 1]."""
+    if metric is not None and str(metric).removeprefix("best_").startswith(BOUNDED):
+        return False
     v = np.asarray(pd.Series(values).dropna(), dtype=float)
     v = v[np.isfinite(v)]
-    return len(v) > 1 and (v > 0).all() and v.max() / v.min() >= 10
+    return len(v) > 1 and (v > 0).all() and v.max() / v.min() >= 10 and v.max() > 1
 
 
 def _save(fig, path: Path) -> None:
@@ -95,7 +123,7 @@ def plot_scores(data: pd.DataFrame, col: str, colors: dict, path: Path, title: s
                   else "center")
     _baseline_lines(ax, entry, threshold)
     values = [*data[col]] + ([float(entry["noise"]["mean"]), float(entry["real"]["mean"])] if entry else [])
-    if spans_decades(values):
+    if spans_decades(values, col):
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -131,9 +159,12 @@ def plot_curves(history: pd.DataFrame, metric: str, colors: dict, path: Path, ti
                     ax.plot(t[x], t[metric], color=c, alpha=0.6, lw=1, label=variant if i == 0 else None)
         if x == "flops" and spans_decades(data[x]):
             ax.set_xscale("log")
+            from matplotlib.ticker import NullFormatter
+
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels (3x10^10, 4x10^10...) overlap
         ax.set_xlabel(label)
     axes[0][0].set_ylabel(f"{metric} (validation)")
-    if spans_decades(data[metric]):
+    if spans_decades(data[metric], metric):
         axes[0][0].set_yscale("log")
     ax0 = axes[0][0]
     if data.groupby(["name", "d_steps"])[metric].count().max() > 1:
@@ -144,17 +175,36 @@ def plot_curves(history: pd.DataFrame, metric: str, colors: dict, path: Path, ti
     return True
 
 
+MIN_K = 5  # a best-of-k curve needs at least this many configurations per variant
+
+
+def budget_curve(val, test, better_max: bool, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Lucic et al.'s search-budget analysis with the choice held out: draw k configurations with replacement,
+    n_boot times, choose the one with the best VALIDATION value, and record its TEST score; k = 1..len(val).
+    Returns k, the mean and the 5% / 95% quantiles of the chosen configuration's test score."""
+    val, test = np.asarray(val, dtype=float), np.asarray(test, dtype=float)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(1, len(val) + 1):
+        idx = rng.integers(len(val), size=(n_boot, k))
+        pick = (val[idx].argmax if better_max else val[idx].argmin)(axis=1)
+        chosen = test[idx[np.arange(n_boot), pick]]
+        rows.append({"k": k, "mean": chosen.mean(), "q05": np.quantile(chosen, 0.05),
+                     "q95": np.quantile(chosen, 0.95)})
+    return pd.DataFrame(rows)
+
+
 def plot_budget(per_config: dict, better_max: bool, colors: dict, path: Path, title: str, ylabel: str) -> bool:
-    """Best score reachable with k configurations, per variant, from one score per configuration (one seed)."""
+    """Test score of the configuration chosen on validation among k, per variant, from (validation, test) pairs of
+    one score per configuration (one seed); drawn only where every variant has at least ``MIN_K``."""
     plt = pyplot()
-    if not per_config or max(len(v) for v in per_config.values()) < 3:
+    if not per_config or min(len(v[0]) for v in per_config.values()) < MIN_K:
         return False
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for variant, scores in sorted(per_config.items()):
-        if len(scores):
-            curve = budget_curve(np.asarray(scores, float), better_max)
-            ax.plot(curve.k, curve["mean"], marker="o", ms=3, color=colors[variant], label=variant)
-            ax.fill_between(curve.k, curve.q05, curve.q95, color=colors[variant], alpha=0.18)
+    for variant, (val, test) in sorted(per_config.items()):
+        curve = budget_curve(val, test, better_max)
+        ax.plot(curve.k, curve["mean"], marker="o", ms=3, color=colors[variant], label=variant)
+        ax.fill_between(curve.k, curve.q05, curve.q95, color=colors[variant], alpha=0.18)
     ax.fill_between([], [], [], color="0.5", alpha=0.18, label="shaded: 5-95% of 1000 bootstrap draws")
     from matplotlib.ticker import MaxNLocator
 
@@ -163,6 +213,38 @@ def plot_budget(per_config: dict, better_max: bool, colors: dict, path: Path, ti
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     _legend(ax, colors)
+    _save(fig, path)
+    return True
+
+
+def plot_chosen(runs: dict, colors: dict, path: Path, title: str, ylabel: str, intervals: dict,
+                entry: dict | None = None, metric: str | None = None) -> bool:
+    """Each variant's chosen configuration: its seeds (points) and mean with its 95% interval (bar), beside the
+    noise and real-data baselines."""
+    plt = pyplot()
+    runs = {k: np.asarray(v, dtype=float) for k, v in runs.items() if len(v)}
+    if not runs:
+        return False
+    order = sorted(runs)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 3), 3.6))
+    rng = np.random.default_rng(2)
+    for i, v in enumerate(order):
+        y = runs[v]
+        ax.scatter(i - 0.15 + rng.uniform(-0.05, 0.05, len(y)), y, color=colors[v], s=16, alpha=0.7, lw=0)
+        mean, lo, hi = intervals.get(v, (float(np.mean(y)), np.nan, np.nan))
+        err = [[mean - lo], [hi - mean]] if np.isfinite(lo) and np.isfinite(hi) else None
+        ax.errorbar([i + 0.15], [mean], yerr=err, fmt="o", color=colors[v], capsize=4, ms=6)
+    ax.errorbar([], [], yerr=[], fmt="o", color="0.3", capsize=4, label="mean, bar: 95% interval over seeds")
+    ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0,
+                  ha="right" if len(order) > 4 else "center")
+    _baseline_lines(ax, entry, None)
+    values = [*np.concatenate(list(runs.values()))] + ([float(entry["noise"]["mean"]), float(entry["real"]["mean"])]
+                                                        if entry else [])
+    if spans_decades(values, metric):
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    _legend(ax, colors, loc="best")
     _save(fig, path)
     return True
 
@@ -204,11 +286,14 @@ def plot_hparams(data: pd.DataFrame, col: str, hps: list[str], colors: dict, pat
             ax.scatter(x, d[col], color=colors[v], s=18, label=v)
         if numeric and ("lr" in name or spans_decades(data[hp])):
             ax.set_xscale("log")
+            from matplotlib.ticker import NullFormatter
+
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap
         if not numeric:
             ax.set_xticks(range(len(cats)), cats)
         ax.set_xlabel(name + (" (log axis)" if numeric and ax.get_xscale() == "log" else ""))
     axes[0][0].set_ylabel(ylabel)
-    if spans_decades(data[col]):
+    if spans_decades(data[col], col):
         axes[0][0].set_yscale("log")
     _legend(axes[0][0], colors)
     fig.suptitle(title, fontsize=9)

@@ -69,7 +69,7 @@ def _rule(m: str, entry: dict, d: str) -> str:
     else:
         how = (f"better than the best noise draw by {bl.NOT_LEARNED_FRACTION:.0%} of the distance between the noise "
                f"({noise:.3g}) and real-data ({real:.3g}) means")
-    return f"{m} {bound} {t:.3g} ({how})"
+    return f"{m} is {bound} {t:.3g} ({how})"
 
 
 def rule_text(record: dict | None, metric: str, direction: str | None, columns) -> str:
@@ -83,7 +83,26 @@ def rule_text(record: dict | None, metric: str, direction: str | None, columns) 
     return text + " The rule judges the test scores of each trial's chosen checkpoint; it never chooses anything."
 
 
-def not_evidence_text(metrics) -> list[str]:
-    """One sentence per metric shown that noise beats GANs on: never evidence of learning."""
-    return [f"**{m}** is never evidence that a GAN learned: {bl.NOT_EVIDENCE[m]}." for m in metrics
-            if m in bl.NOT_EVIDENCE]
+def not_evidence_text(means: pd.DataFrame) -> list[str]:
+    """One sentence per metric of a table of means (a ``variant`` column, one column per metric named
+    "<metric> (...)", rows "noise baseline (mean)" and "real baseline (mean)" where known) that is never evidence of
+    learning: reverse KL over high-quality samples always, any other metric of ``NOT_EVIDENCE`` where uniform noise
+    scores better than some variant."""
+    if means.empty or "variant" not in means:
+        return []
+    out = []
+    noise_rows = means[means["variant"].astype(str).str.startswith("noise baseline")]
+    variants = means[~means["variant"].astype(str).str.contains("baseline")]
+    for col in means.columns[1:]:
+        m, lower = str(col).split(" (")[0], "lower better" in str(col)
+        if m not in bl.NOT_EVIDENCE:
+            continue
+        beaten = []
+        if len(noise_rows) and pd.notna(noise_rows[col].iloc[0]):
+            noise = float(noise_rows[col].iloc[0])
+            v = pd.to_numeric(variants[col], errors="coerce")
+            beaten = list(variants["variant"][(v > noise) if lower else (v < noise)])
+        if m == "reverse_kl" or beaten:
+            tail = f" (here noise beats {', '.join(map(str, beaten))})" if beaten else ""
+            out.append(f"**{m}** is never evidence that a GAN learned: {bl.NOT_EVIDENCE[m]}{tail}.")
+    return out
