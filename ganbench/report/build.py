@@ -12,7 +12,7 @@ import pandas as pd
 
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
-from ganbench.report import diagnostics, figures, learned, limits, notes, signals, stats, tables
+from ganbench.report import figures, learned, limits, notes, panels, runs, signals, stats, tables
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.paths import atomic_write_text
@@ -75,6 +75,7 @@ def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
 def _other_metrics(group: tables.Group, names: pd.Series) -> pd.DataFrame:
     frame = group.frame
     cols = [c for c in frame.columns if c.startswith("best_") and c not in (f"best_{group.metric}", "best_d_steps")
+            and not c.startswith("best_val_")  # the validation value that chose the checkpoint, not a test score
             and not c.removeprefix("best_").startswith(memo.OWN_PREFIXES)
             and frame[c].notna().any() and pd.api.types.is_numeric_dtype(frame[c])]
     if not cols:
@@ -95,21 +96,6 @@ def _other_metrics(group: tables.Group, names: pd.Series) -> pd.DataFrame:
     return rows
 
 
-def _budget_scores(scored: pd.DataFrame, col: str, names: pd.Series) -> dict:
-    """Per variant, one score per configuration at one seed (the seed with the most configurations)."""
-    out = {}
-    for name, g in scored.groupby(names.reindex(scored.index)):
-        seed = g.groupby("seed")["sample"].nunique().sort_index().idxmax()
-        out[name] = g[g.seed == seed].groupby("sample")[col].first().to_numpy(float)
-    return out
-
-
-def _seed_spread(scored: pd.DataFrame, col: str, names: pd.Series) -> pd.DataFrame:
-    g = scored.assign(name=names.reindex(scored.index)).groupby(["name", "sample"])[col]
-    spread = g.std(ddof=1).rename("std").reset_index()
-    return spread[spread["std"].notna()]
-
-
 def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, colors: dict, results: Path,
                    out: Path, idx: int) -> tuple[pd.DataFrame, tuple | None, limits.GroupFacts]:
     frame, metric, direction = group.frame, group.metric, group.direction
@@ -125,9 +111,8 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     doc.table(table, f"{slug}-variants", f"{group.dataset}: {metric} per variant ({word}), configuration "
               "selected on validation")
     notes.choice_notes(doc, group, table, choices, names, history, slug)
-    entry, threshold = group.entry, None
+    entry = group.entry
     if entry and direction:
-        threshold = bl.learned_threshold(entry, direction, metric)
         doc.table(pd.DataFrame(bl.baseline_rows(group.baseline, [metric])), f"{slug}-baselines",
                   f"Baselines on the same protocol ({metric}): noise, and real data (the floor of this feature "
                   "space; its std is the resampling spread)")
@@ -135,7 +120,7 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     other = _other_metrics(group, names)
     if not other.empty:
         doc.table(other, f"{slug}-metrics", "Every metric of the best checkpoints (mean over scored trials)")
-        doc.bullets(learned.not_evidence_text([group.metric, *(c.split(" (")[0] for c in other.columns[1:])]))
+        doc.bullets(learned.not_evidence_text(other))
     pairs = tables.pairwise_table(group, best_runs)
     if not pairs.empty:
         doc.heading("Which differences are real", 3)
@@ -147,7 +132,7 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
                  f"noise when the corrected p < {stats.ALPHA}.")
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
         doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
-    _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold)
+    panels.group_figures(doc, group, history, colors, out, slug, names, not_learned, choices, table)
     best = notes.shown_trials(choices, not_learned, True)
     best_any = notes.shown_trials(choices, not_learned, False)
     _samples(doc, group, best, best_any, results, out)
@@ -161,52 +146,6 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     runs = tables.aggregate_runs(group, best_runs)
     task = (f"{group.dataset} ({metric})", entry, runs, metric) if entry and runs else None
     return summary, task, limits.facts(group, table, pairs, history)
-
-
-def _group_figures(doc, group, history, colors, out, slug, names, not_learned, entry, threshold) -> None:
-    frame, metric, direction = group.frame, group.metric, group.direction
-    col = f"best_{metric}"
-    data = frame.assign(name=names, not_learned=not_learned)
-    scored = data[data.status.isin(tables.SCORED) & data[col].notna()] if col in data else data.iloc[:0]
-    fig = lambda kind: f"figures/{slug}-{kind}.png"  # noqa: E731
-    ylabel = f"{metric} (test, best checkpoint)"
-    if figures.plot_scores(scored, col, colors, out / fig("scores"), f"{group.dataset}: {metric} per variant", ylabel,
-                           entry, threshold):
-        doc.figure(fig("scores"), f"{metric} per variant on {group.dataset}",
-                   "Every trial's score (points; open: not learned) over the quartiles of its variant (box); "
-                   "lines: baselines.")
-    if not history.empty:
-        h = history.merge(data[["trial_id", "name"]], on="trial_id")
-        if figures.plot_curves(h, metric, colors, out / fig("curves"), f"{group.dataset}: {metric} during training"):
-            doc.figure(fig("curves"), f"{metric} against D steps and wall seconds",
-                       "Left: median over each variant's trials against D steps (band: 25-75% of the trials); "
-                       "right: each trial against wall seconds (and FLOPs where recorded).")
-    if figures.plot_precision_recall(scored, colors, out / fig("pr"), f"{group.dataset}: precision against recall",
-                                     group.baseline):
-        doc.figure(fig("pr"), "precision against recall", "Each trial's best checkpoint (test).")
-    hps = tables._searched(scored) if len(scored) else []
-    if figures.plot_hparams(scored, col, hps, colors, out / fig("hparams"), f"{group.dataset}: {metric} against "
-                            "each searched hyperparameter", ylabel):
-        doc.figure(fig("hparams"), f"{metric} against searched hyperparameters", "Each trial (every seed).")
-    if direction and figures.plot_budget(_budget_scores(scored, col, names), direction == "max", colors,
-                                         out / fig("budget"), f"{group.dataset}: best {metric} reachable with k "
-                                         "configurations", f"{'max' if direction == 'max' else 'min'} {metric} over k"):
-        doc.figure(fig("budget"), f"{metric} against search budget",
-                   "Search budget (Lucic et al. 2018): best score among k configurations drawn with replacement "
-                   "from the configurations at one seed (1000 bootstrap draws; band: 5-95%).")
-    spread = _seed_spread(scored, col, names)
-    if figures.plot_seed_spread(spread, colors, out / fig("seeds"), f"{group.dataset}: seed variance of each "
-                                "configuration", f"std over seeds of {metric}"):
-        across = scored.groupby([names.reindex(scored.index), "sample"])[col].mean().std(ddof=1)
-        doc.figure(fig("seeds"), "seed variance per configuration",
-                   f"Seed variance: the std over seeds of each configuration (median {spread['std'].median():.4g}); "
-                   f"the std of the configuration means across the search is {across:.4g}.")
-    pair = diagnostics.pick_worst_and_healthy(data, col, direction or "min", not_learned)
-    if diagnostics.plot_diagnostics(history.merge(data[["trial_id", "name"]], on="trial_id") if not history.empty
-                                    else history, pair, metric, colors, out / fig("diagnostics"),
-                                    f"{group.dataset}: worst trial next to a healthy one", not_learned):
-        doc.figure(fig("diagnostics"), "training diagnostics of the worst and a healthy trial",
-                   "D accuracy on real and fake batches, G gradient norm and sample diversity against D steps.")
 
 
 def _samples(doc, group, best_trials: dict, best_any: dict, results, out) -> None:
@@ -255,6 +194,7 @@ def build_report(results: Path, out: Path | None = None) -> Report:
             tasks.append(task)
     _aggregate_section(doc, tasks, colors, out)
     limits.section(doc, facts, partial)
+    runs.section(doc, results, trials)
     _environment_section(doc, results)
     doc.heading("How these numbers were made")
     doc.para("Every trial trained one GAN variant under the budget above and was scored at its evaluation points; "
