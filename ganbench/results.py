@@ -117,7 +117,7 @@ def _flatten_row(config: dict, summary: dict) -> dict:
         if key in summary:
             row[key] = summary[key]
     for key, value in sorted(summary.items()):
-        if key.startswith(("final_", "best_", "milestone_")) and key != "best_d_steps":
+        if parse_score_key(key) or key.startswith("milestone_"):
             row[key] = value
     prov = summary.get("provenance") or {}
     for metric, p in sorted(prov.items()):  # provenance columns: numbers of different protocol never share a column
@@ -127,6 +127,61 @@ def _flatten_row(config: dict, summary: dict) -> dict:
 
 
 PROVENANCE_FIELDS = ("extractor", "n_real", "n_fake", "split", "direction")
+
+# ------------------------------------------------------------------ score keys of summary.json and trials.csv
+# ``<kind>_<value>``: ``final_fid`` (the last generator on test), ``best_fid`` (the generator chosen on validation,
+# scored on test), ``best_val_fid`` (the validation value that chose it). ``best_d_steps`` is where it was chosen.
+SCORE_KINDS = ("best_val", "best", "final")  # the longest prefix first: best_val_fid is not best's "val_fid"
+NOT_SCORES = ("best_d_steps",)
+
+
+def score_key(kind: str, value: str) -> str:
+    """The summary key (and trials.csv column) of a metric value's score of one kind."""
+    if kind not in SCORE_KINDS:
+        raise ValueError(f"score kind {kind!r}; allowed: {', '.join(SCORE_KINDS)}")
+    return f"{kind}_{value}"
+
+
+def parse_score_key(key: str) -> Optional[tuple[str, str]]:
+    """(kind, metric value) of a score key, None for any other key: the one place such keys are read."""
+    if key in NOT_SCORES:
+        return None
+    for kind in SCORE_KINDS:
+        if key.startswith(kind + "_") and len(key) > len(kind) + 1:
+            return kind, key[len(kind) + 1:]
+    return None
+
+
+# ------------------------------------------------------------------------------------------- baselines.json
+BASELINES_FILE = "baselines.json"
+BASELINES_VERSION = 1
+BASELINE_FIELDS = ("dataset", "dataset_options", "split", "extractor", "n_real", "n_fake", "metrics")  # every record
+
+
+def read_baselines_file(path: Path) -> list[dict]:
+    """The records of a ``baselines.json`` (``{"version": 1, "baselines": [record, ...]}``); [] when there is no
+    file; GanbenchError, naming the file and what is wrong, for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data, problem = read_json_object(path)
+    if problem is None and data.get("version") != BASELINES_VERSION:
+        problem = f"version {data.get('version')!r}, this ganbench reads {BASELINES_VERSION}"
+    elif problem is None and not isinstance(data.get("baselines"), list):
+        problem = "no list of records under 'baselines'"
+    for i, rec in enumerate(data["baselines"] if problem is None else []):
+        missing = [f for f in BASELINE_FIELDS if not isinstance(rec, dict) or f not in rec]
+        if missing:
+            problem = f"baselines[{i}] lacks {', '.join(missing)}"
+            break
+    if problem:
+        raise GanbenchError(f"{path}: not a ganbench baselines file ({problem}); expected {{\"version\": "
+                            f"{BASELINES_VERSION}, \"baselines\": [...]}}: move it away and run again")
+    return data["baselines"]
+
+
+def write_baselines_file(path: Path, records: list[dict]) -> None:
+    atomic_write_json(Path(path), {"version": BASELINES_VERSION, "baselines": records})
 
 
 def _protocol_columns(config: dict) -> dict:

@@ -31,11 +31,10 @@ import torch
 from ganbench.datasets import dataset_info, load_split
 from ganbench.evaluation.evaluator import Evaluator
 from ganbench.evaluation.metric import output_direction
-from ganbench.paths import cache_dir
+from ganbench.paths import atomic_write_json, cache_dir
 from ganbench.registry import GanbenchError
-from ganbench.paths import atomic_write_json
+from ganbench.results import BASELINES_FILE, read_baselines_file, write_baselines_file
 
-FILE_VERSION = 1
 RECIPE = {"version": 1, "seed": 8_2024}  # changing how baselines are drawn changes this, and so every cache key
 DRAWS = 5
 LEARNED_FRACTION = 0.1
@@ -185,20 +184,8 @@ def record_key(record: dict) -> tuple:
 
 
 def read_baselines(path: Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text())
-        records = data["baselines"]
-        if data.get("version") != FILE_VERSION or not isinstance(records, list):
-            raise ValueError
-        for r in records:
-            record_key(r)
-    except (ValueError, KeyError, TypeError):
-        raise GanbenchError(f"{path}: not a ganbench baselines file (version {FILE_VERSION}); move it away and run "
-                            f"again") from None
-    return records
+    """The records of a baselines.json (ganbench.results owns the file's format)."""
+    return read_baselines_file(path)
 
 
 def merge_records(old: list[dict], new: list[dict]) -> list[dict]:
@@ -219,9 +206,8 @@ def write_baselines(results_dir, trials, data_dir=None, draws: int = DRAWS, devi
     new = []
     for protocol, metrics in trial_protocols(trials).items():
         new.extend(compute_baselines(protocol, metrics, data_dir=data_dir, draws=draws, device=device))
-    path = Path(results_dir) / "baselines.json"
-    records = merge_records(read_baselines(path), new)
-    atomic_write_json(path, {"version": FILE_VERSION, "baselines": records})
+    path = Path(results_dir) / BASELINES_FILE
+    write_baselines_file(path, merge_records(read_baselines(path), new))
     return path
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganbench.registry import GanbenchError
+from ganbench.results import BASELINES_FILE, read_baselines_file
 
 NOT_LEARNED_FRACTION = 0.1
 LOG_SHARE = 0.5  # FID/KID: half way from noise to real data on a log scale
@@ -42,21 +42,8 @@ MATCH_FIELDS = ("dataset", "dataset_options", "split", "extractor", "n_real", "n
 
 
 def read_baselines(results: Path) -> list[dict]:
-    """The records of ``baselines.json`` (an empty list when the file is absent)."""
-    path = Path(results) / "baselines.json"
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise GanbenchError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("baselines"), list):
-        raise GanbenchError(f"{path}: expected {{\"version\": 1, \"baselines\": [...]}}")
-    for i, rec in enumerate(data["baselines"]):
-        missing = [f for f in (*MATCH_FIELDS, "metrics") if f not in rec and f != "dataset_options"]
-        if missing:
-            raise GanbenchError(f"{path}: baselines[{i}] lacks {', '.join(missing)}")
-    return data["baselines"]
+    """The records of ``baselines.json`` (an empty list when the file is absent; ganbench.results reads it)."""
+    return read_baselines_file(Path(results) / BASELINES_FILE)
 
 
 def _norm(value):

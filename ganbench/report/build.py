@@ -16,7 +16,7 @@ from ganbench.report import figures, learned, limits, notes, panels, runs, signa
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.paths import atomic_write_text
-from ganbench.results import load_results, trial_dir
+from ganbench.results import load_results, parse_score_key, trial_dir
 
 INTRO = ("Everything that chooses is decided on the **validation** split: each trial's checkpoint, and each "
          "variant's configuration (`selected_on` = val). A *configuration* is a set of resolved hyperparameters, "
@@ -74,13 +74,13 @@ def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 def _other_metrics(group: tables.Group, names: pd.Series) -> pd.DataFrame:
     frame = group.frame
-    cols = [c for c in frame.columns if c.startswith("best_") and c not in (f"best_{group.metric}", "best_d_steps")
-            and not c.startswith("best_val_")  # the validation value that chose the checkpoint, not a test score
-            and not c.removeprefix("best_").startswith(memo.OWN_PREFIXES)
+    keys = {c: parse_score_key(c) for c in frame.columns}  # best_<value>: the chosen generator's test score
+    cols = [c for c, k in keys.items() if k and k[0] == "best" and k[1] != group.metric
+            and not k[1].startswith(memo.OWN_PREFIXES)
             and frame[c].notna().any() and pd.api.types.is_numeric_dtype(frame[c])]
     if not cols:
         return pd.DataFrame()
-    metrics = [c.removeprefix("best_") for c in cols]
+    metrics = [keys[c][1] for c in cols]
     scored = frame[frame.status.isin(tables.SCORED)]
     table = scored.groupby(names.reindex(scored.index))[cols].mean()
     table.columns = metrics
