@@ -169,6 +169,10 @@ def check_trial(trial: Trial) -> None:
     if hp.conditioning != "none" and not info.num_classes:
         raise GanbenchError(f"trial {trial.gan}: conditioning={hp.conditioning} needs a labelled dataset; "
                             f"{trial.dataset!r} has no labels")
+    from ganbench.zoo.augment import check_augment_options
+    from ganbench.zoo.losses import LOSSES
+
+    check_augment_options(hp, info, getattr(LOSSES.get(trial.loss), "d_output", "logit"), f"trial {trial.gan}")
 
 
 def penalty_through_batch_norm(t: Trial, arch) -> str | None:

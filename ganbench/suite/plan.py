@@ -21,7 +21,10 @@ from ganbench.registry import GanbenchError
 # trained as one pack (ganbench.training.members)
 # hyperparameters added after trial ids were first published, with their defaults: left out of a trial's identity at
 # that default, so the ids of earlier trials do not move (a new field belongs here when its default keeps old behaviour)
-LATER_HPARAMS = {"reuse_z": False, "bn_style": "torch", "pac": 1}
+LATER_HPARAMS = {"reuse_z": False, "bn_style": "torch", "pac": 1,
+                 "augment": "none", "augment_policy": None, "ada_target": 0.6, "ada_kimg": 500.0, "ada_interval": 4,
+                 "cr_weight": 0.0, "bcr_weight": 0.0, "ema_half_life_images": None, "ema_rampup": None,
+                 "ema_eval": "instead"}
 PACKABLE_HPARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "beta1_g", "beta1_d", "beta2_g", "beta2_d")
 
 

@@ -82,6 +82,29 @@ class HParams(Strict):
     conditioning: Literal["none", "concat", "projection"] = "none"
     bn_style: Literal["torch", "compare_gan"] = "torch"  # batch norm: PyTorch's, or decay 0.999 / eps 1e-3 / scale 1
     pac: int = Field(1, ge=1)  # PacGAN packing: D judges pac samples at once; the trainer draws batch_size * pac
+    # augmentation of D's input, consistency regularisation, generator EMA (ganbench.zoo.augment, training.ema)
+    augment: Literal["none", "diffaugment", "ada"] = "none"  # DiffAugment (Zhao et al. 2020) or ADA (Karras et al.)
+    augment_policy: Optional[str] = None  # comma-separated transforms; default: the method's (zoo.augment)
+    ada_target: float = Field(0.6, gt=0, lt=1)  # ADA: the target of E sign(D(augmented real))
+    ada_kimg: float = Field(500.0, gt=0)  # ADA: thousands of real images for p to go from 0 to 1
+    ada_interval: int = Field(4, ge=1)  # ADA: D steps between updates of p
+    cr_weight: float = Field(0.0, ge=0)  # CR (Zhang et al. 2020) on real images: weight of E (D(x) - D(T(x)))^2
+    bcr_weight: float = Field(0.0, ge=0)  # bCR (Zhao et al. 2021): the same on generated images
+    ema_half_life_images: Optional[float] = Field(None, gt=0)  # generator EMA's half-life in images; None: off
+    ema_rampup: Optional[float] = Field(None, gt=0)  # half-life min(ema_half_life_images, rampup * images so far)
+    ema_eval: Literal["instead", "beside"] = "instead"  # score the EMA generator instead of G, or beside it
+
+    @field_validator("augment_policy")
+    @classmethod
+    def _known_transforms(cls, value):
+        if value is not None:
+            from ganbench.zoo.augment import parse_policy
+
+            try:
+                parse_policy(value)
+            except GanbenchError as err:
+                raise ValueError(str(err)) from None
+        return value
 
 
 HPARAM_NAMES = tuple(HParams.model_fields)

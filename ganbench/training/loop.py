@@ -43,6 +43,7 @@ from ganbench.training.members import Members, zero_optimizer_member
 from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict
 from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
 from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
+from ganbench.training.ema import beside_values, scored_generator, scored_provenance
 
 EventFn = Callable[[str, int, dict], None]  # (kind: "eval" | "checkpoint" | "done", member index, payload)
 
@@ -286,8 +287,9 @@ class _Run:
         running = self._running()
         means = self.diag.pop()
         e = pack.trials[0].eval
-        fakes, fake_y = generate(pack.G, pack.hp, pack.info.num_classes if pack.conditional else None, e.n_samples,
-                                 "val", self.dev)
+        fakes, fake_y = generate(scored_generator(pack), pack.hp, pack.info.num_classes if pack.conditional else None,
+                                 e.n_samples, "val", self.dev)
+        beside = beside_values(pack, "val", e.n_samples, self.dev, running)  # ema_<value> with ema_eval: beside
         critic = None
         if self.critic_real is not None:
             critic = critic_estimate(pack.D, *self.critic_real, fakes, fake_y, self.dev)
@@ -299,14 +301,16 @@ class _Run:
             if critic is not None:
                 values["critic_w"] = critic[k]
             record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+            provenance = scored_provenance(pack, provenance)
                       "flops": c.flops, "seconds": seconds, "train_seconds": round(self._train_seconds(
-                          run_train_start), 3), "split": "val", **(means[k] if means else {}), **values}
+                          run_train_start), 3), "split": "val", **(means[k] if means else {}), **values,
+                      **beside.get(k, {}), **(pack.augment.record(k) if pack.augment is not None else {})}
             if provenance != m.last_provenance:  # written when it changes (the first record has it): not 23 KB a line
                 record["provenance"] = m.last_provenance = provenance
             with m.history.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             m.last_metrics = values
-            improved = m.best.offer(values.get(e.primary), lambda: pack.G.member_state(k), c.d_steps)
+            improved = m.best.offer(values.get(e.primary), lambda: scored_generator(pack).member_state(k), c.d_steps)
             m.evals_since_best = 0 if improved else m.evals_since_best + 1
             self.sinks[k].log_eval(c.d_steps, record, fakes[k], pack.info)
             self.on_event("eval", k, {k2: v for k2, v in record.items() if k2 != "provenance"})
@@ -326,7 +330,7 @@ class _Run:
         pack, m = self.pack, self.members[k]
         m.status, m.stopped_at, m.used = "completed", self.c.d_steps, self._used()
         if pack.k > 1:
-            m.final_state = pack.G.member_state(k)
+            m.final_state = scored_generator(pack).member_state(k)
             zero_optimizer_member(pack.opt_g, k)
             zero_optimizer_member(pack.opt_d, k)
             pack.active[k] = 0.0
@@ -381,7 +385,7 @@ class _Run:
         completed = [k for k, m in enumerate(self.members) if m.status == "completed"]
         final_values: dict[int, tuple[dict, dict]] = {}
         if completed:
-            fakes, _ = generate(pack.G, pack.hp, ncls, e.n_samples, "test", self.dev)
+            fakes, _ = generate(scored_generator(pack), pack.hp, ncls, e.n_samples, "test", self.dev)
             for k in completed:
                 m = self.members[k]
                 if m.final_state is not None:  # stopped early inside a pack: its generator at the stop
@@ -389,7 +393,9 @@ class _Run:
                                        "test", self.dev)[0][0]
                 else:
                     fakes_k = fakes[k]
-                final_values[k] = pack.evaluator.evaluate(fakes_k, "test")
+                values, provenance = pack.evaluator.evaluate(fakes_k, "test")
+                final_values[k] = values, scored_provenance(pack, provenance)
+        beside = beside_values(pack, "test", e.n_samples, self.dev, completed)  # ema_final_<value>
         summaries = []
         for k, m in enumerate(self.members):
             summary_metrics, provenance = {}, {}
@@ -402,7 +408,7 @@ class _Run:
                 shell = Members([_loaded(pack.G, m.best.state)])
                 fakes, _ = generate(shell, pack.hp, ncls, e.n_samples, "test", self.dev)
                 values, prov = pack.evaluator.evaluate(fakes[0], "test")
-                provenance = provenance or prov
+                provenance = provenance or scored_provenance(pack, prov)
                 summary_metrics.update({f"best_{n}": v for n, v in values.items()})
                 save_torch({"trial_id": m.trial.id, "d_steps": m.best.d_steps, "generator": m.best.state},
                            m.out_dir / "best_generator.pt")
@@ -427,6 +433,7 @@ class _Run:
                 "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
                 "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
             }
+                summary_metrics.update({f"ema_final_{n[4:]}": v for n, v in beside.get(k, {}).items()})
             atomic_write_json(m.out_dir / "summary.json", summary)
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)

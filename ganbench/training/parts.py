@@ -18,7 +18,9 @@ from ganbench.zoo.losses import Loss, get_loss, loss_class
 from ganbench.zoo.models import build_models
 from ganbench.zoo.models.spectral import SpectralNorm
 from ganbench.zoo.penalties import get_constraint, get_penalty
+from ganbench.zoo.augment import Augment, build_augment
 from ganbench.suite.plan import Trial, arch_options
+from ganbench.training.ema import GeneratorEMA, build_ema
 from ganbench.training.members import Members, member_optimizer
 from ganbench.training.streams import Streams
 
@@ -53,6 +55,8 @@ class Pack:
     evaluator: Evaluator
     joint_d: bool  # D scores real and fake in one call (no layer of D couples the samples of a batch)
     active: Tensor = field(default=None)  # [K] 1.0 while a member trains, 0.0 once frozen
+    augment: Optional[Augment] = None  # D's input augmentation (DiffAugment or ADA), with ADA's p [K]
+    ema: Optional[GeneratorEMA] = None  # the generator EMA
 
     @property
     def k(self) -> int:
@@ -105,6 +109,9 @@ def state_dict(pack: Pack) -> dict[str, Tensor]:
     for reg in pack.penalties:
         if reg.penalty.stateful:
             state.update({f"{reg.name}.{n}": v for n, v in reg.penalty.state_dict().items()})
+    for part in (pack.augment, pack.ema):  # ADA's p and statistic ("ada.*"), the EMA's weights ("ema.*")
+        if part is not None:
+            state.update(part.state_dict())
     return state
 
 
@@ -116,6 +123,9 @@ def load_state_dict(pack: Pack, state: dict[str, Tensor]) -> None:
     for reg in pack.penalties:
         if reg.penalty.stateful:
             reg.penalty.load_state_dict({n: state[f"{reg.name}.{n}"] for n in reg.penalty.state_dict()})
+    for part in (pack.augment, pack.ema):
+        if part is not None:
+            part.load_state_dict(state)
 
 
 def build_networks(trial: Trial, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
@@ -162,7 +172,8 @@ def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: O
     return Pack(trials=list(trials), hp=hp, info=info, device=device, G=G, D=D, opt_g=opt["g"], opt_d=opt["d"],
                 loss=loss, penalties=penalties, constraint=constraint,
                 streams=Streams([t.seed for t in trials], device), x=train.x.to(device), y=y, evaluator=evaluator,
-                joint_d=joint, active=torch.ones(len(trials), device=device))
+                joint_d=joint, active=torch.ones(len(trials), device=device),
+                augment=build_augment(hp, len(trials), device), ema=build_ema(hp, G, [g for g, _ in nets]))
 
 
 def solo_replica(pack: Pack) -> Pack:
@@ -179,4 +190,5 @@ def solo_replica(pack: Pack) -> Pack:
     loss.init_state(1, pack.device)
     return replace(pack, trials=[t0], G=G, D=D, opt_g=opts["g"], opt_d=opts["d"], loss=loss,
                    penalties=penalties_for(t0, 1, pack.device),
-                   streams=Streams([t0.seed], pack.device), active=torch.ones(1, device=pack.device))
+                   streams=Streams([t0.seed], pack.device), active=torch.ones(1, device=pack.device),
+                   augment=build_augment(t0.hp, 1, pack.device), ema=None)

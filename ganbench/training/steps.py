@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ganbench.training.parts import Pack
+from ganbench.zoo.augment import consistency_term
 
 
 class Diagnostics:
@@ -100,6 +101,28 @@ def _penalties(pack: Pack, real, y_real, fake, y_fake, outputs, values: dict):
     return total
 
 
+def _draw(pack: Pack):
+    return lambda shape: pack.streams.uniform("aux", shape)
+
+
+def _augmented(pack: Pack, x: Tensor) -> Tensor:
+    """What D sees of a batch: x itself, or x through the pack's augmentation (DiffAugment or ADA, differentiable)."""
+    return x if pack.augment is None else pack.augment(x, _draw(pack))
+
+
+def _consistency(pack: Pack, real, y_real, real_out, fake, y_fake, fake_out, values: dict):
+    """CR on real images (``cr_weight``) and bCR's term on generated ones (``bcr_weight``), weighted and summed;
+    each unweighted value logged as ``cr`` / ``bcr``."""
+    total = None
+    for name, weight, x, y, out in (("cr", pack.hp.cr_weight, real, y_real, real_out),
+                                    ("bcr", pack.hp.bcr_weight, fake, y_fake, fake_out)):
+        if weight > 0:
+            term = consistency_term(lambda v, y=y: pack.D(v, y), x, out, _draw(pack))
+            values[name] = term
+            total = weight * term if total is None else total + weight * term
+    return total
+
+
 def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tensor, Optional[Tensor]]:
     """One D step for every member; returns the latent batch it used (compare_gan's G step may reuse it)."""
     n = pack.hp.batch_size * pack.pac
@@ -109,12 +132,15 @@ def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tenso
         fake = pack.G(z, y_fake)
     if noise_std > 0:
         real, fake = _with_noise(real, pack, noise_std), _with_noise(fake, pack, noise_std)
+    real, fake = _augmented(pack, real), _augmented(pack, fake)
     D = pack.D
     real_out, fake_out = d_outputs(pack, real, y_real, fake, y_fake)
     loss = pack.loss.d_objective(real_out, fake_out, real, fake, rng=pack.streams)
     values = {"d_loss": loss}
     penalty = _penalties(pack, real, y_real, fake, y_fake, (real_out, fake_out), values)
     total = loss if penalty is None else loss + penalty
+    consistency = _consistency(pack, real, y_real, real_out, fake, y_fake, fake_out, values)
+    total = total if consistency is None else total + consistency
     pack.opt_d.zero_grad(set_to_none=True)
     (total * pack.active).sum().backward()
     pack.opt_d.step()
@@ -123,6 +149,8 @@ def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tenso
     with torch.no_grad():
         pack.loss.after_d_step(real_out, fake_out, real, fake)
         values.update(pack.loss.diagnostics(real_out, fake_out, real, fake))
+        if pack.augment is not None:
+            pack.augment.observe(real_out)  # ADA: E sign(D(augmented reals)) moves p
     diag.add(**values)
     return z, y_fake
 
@@ -130,9 +158,10 @@ def d_step(pack: Pack, diag: Diagnostics, noise_std: float = 0.0) -> tuple[Tenso
 def g_step(pack: Pack, diag: Diagnostics, reuse: Optional[tuple[Tensor, Optional[Tensor]]] = None) -> None:
     """One G step for every member (with the D step's latent batch when ``reuse`` is given)."""
     z, y = reuse if reuse is not None else pack.sample_z(pack.hp.batch_size * pack.pac)
-    fake = pack.G(z, y)
+    fake = _augmented(pack, pack.G(z, y))
     if pack.loss.needs_real_in_g_step:
         real, y_real = real_batch(pack, z.shape[1])
+        real = _augmented(pack, real)
         real_out, fake_out = d_outputs(pack, real, y_real, fake, y)
         loss = pack.loss.g_objective(fake_out, fake, real_out=real_out)
     else:
@@ -150,6 +179,8 @@ def g_step(pack: Pack, diag: Diagnostics, reuse: Optional[tuple[Tensor, Optional
         s = g.pow(2).flatten(1).sum(1) if pack.k > 1 else g.pow(2).sum().unsqueeze(0)
         sq = s if sq is None else sq + s
     pack.opt_g.step()
+    if pack.ema is not None:
+        pack.ema.update(pack.G)
     diag.add(g_loss=loss, g_grad_norm=sq.sqrt())
 
 
