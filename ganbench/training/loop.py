@@ -297,11 +297,11 @@ class _Run:
         for k in running:
             m = self.members[k]
             values, provenance = pack.evaluator.evaluate(fakes[k], "val")
+            provenance = scored_provenance(pack, provenance)
             values["diversity"] = mean_pairwise_distance(fakes[k][:256]) / max(self.real_spread, 1e-12)
             if critic is not None:
                 values["critic_w"] = critic[k]
             record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
-            provenance = scored_provenance(pack, provenance)
                       "flops": c.flops, "seconds": seconds, "train_seconds": round(self._train_seconds(
                           run_train_start), 3), "split": "val", **(means[k] if means else {}), **values,
                       **beside.get(k, {}), **(pack.augment.record(k) if pack.augment is not None else {})}
@@ -402,6 +402,7 @@ class _Run:
             if k in final_values:
                 values, provenance = final_values[k]
                 summary_metrics.update({f"final_{n}": v for n, v in values.items()})
+                summary_metrics.update({f"ema_final_{n[4:]}": v for n, v in beside.get(k, {}).items()})
             else:  # diverged: the final generator is broken; its last good validation metrics stand
                 summary_metrics.update({f"final_{n}": v for n, v in m.last_metrics.items()})
             if m.best.state is not None:
@@ -433,7 +434,6 @@ class _Run:
                 "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
                 "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
             }
-                summary_metrics.update({f"ema_final_{n[4:]}": v for n, v in beside.get(k, {}).items()})
             atomic_write_json(m.out_dir / "summary.json", summary)
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)
