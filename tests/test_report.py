@@ -2,6 +2,7 @@
 metrics.jsonl, samples.png; trials.csv; baselines.json; environment.json), with known answers."""
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,27 +134,32 @@ def test_partial_results_directory(tmp_path, capsys):
 
 
 def test_pairwise_statistics_in_words(tmp_path):
-    """a and c interleave, b is worse than both in every seed: exact Mann-Whitney p = 2 / C(12, 6) = 1/462."""
+    """a and c interleave, b is worse than both in every seed. The seeds are shared, so pairs pair by seed: every
+    difference has one sign, the exact signed-rank p is 2 / 2^6 = 1/32 for a vs b and b vs c; a vs c differ by
+    0.5 in every seed too (1/32). Holm over three: 3/32 for all, undecided at 0.05; the report says the family of
+    6 paired seeds under Holm over 3 pairs cannot reject (3 * 2 / 64 = 0.094), and never calls a pair a tie."""
     res = tmp_path / "r"
     for seed in range(6):
         write_trial(res, gan="a", seed=seed, score=10.0 + seed)
-        write_trial(res, gan="b", seed=seed, score=20.0 + seed)
-        write_trial(res, gan="c", seed=seed, score=10.5 + seed)
+        write_trial(res, gan="b", seed=seed, score=20.0 + seed + 0.1 * seed ** 2)
+        write_trial(res, gan="c", seed=seed, score=10.5 + seed + 0.01 * seed ** 2)
     build_report(res)
     pairs = _table(res / "report", "pairwise").set_index(["A", "B"])
     assert list(pairs.level.unique()) == ["best configuration over seeds"]  # no search: one level
-    assert pairs.loc[("a", "b"), "P(A better)"] == 1.0 and pairs.loc[("b", "c"), "P(A better)"] == 0.0
-    assert pairs.loc[("a", "c"), "P(A better)"] == pytest.approx(21 / 36)  # a beats c in 21 of 36 pairs
-    assert pairs.loc[("a", "b"), "p"] == pytest.approx(1 / 462)
-    # Holm over three p-values: the two smallest (1/462 each) are multiplied by 3 and 2 and made monotone
-    assert pairs.loc[("a", "b"), "p (Holm)"] == pytest.approx(3 / 462)
-    assert pairs.loc[("b", "c"), "p (Holm)"] == pytest.approx(3 / 462)
+    assert pairs.paired.all() and (pairs["p method"] == "exact").all()
+    assert pairs.loc[("a", "b"), "p"] == pytest.approx(1 / 32)
+    assert pairs.loc[("a", "b"), "p (Holm)"] == pytest.approx(3 / 32)
+    assert set(pairs.verdict) == {"undecided"}
+    assert pairs.loc[("a", "b"), "attainable p (Holm)"] == pytest.approx(3 / 32)
+    # a - b (lower is better, so positive = a better): 10 + 0.1 s^2 over seeds 0..5: mean 10 + 5.5 / 6 = 10.917;
+    # half-width t(0.975, 5) * 0.1 * sd(0, 1, 4, 9, 16, 25) / sqrt(6) = 1.015: printed to one decimal
+    assert pairs.loc[("a", "b"), "difference [95% CI]"] == "10.9 [9.9, 11.9]"
     md = (res / "report" / "report.md").read_text()
-    assert "**a is better**: the difference is distinguishable from seed noise at 0.05." in md
-    assert "**c is better**: the difference is distinguishable from seed noise at 0.05." in md
-    assert "**a** vs **c** (best configuration over seeds, 6 vs 6 runs): P(a better) = 0.58" in md
+    assert "Family **digits x chosen configurations: 3 pairs, Holm**: **this design cannot reject" in md
     line = next(x for x in md.splitlines() if x.startswith("- **a** vs **c**"))
-    assert line.endswith("Not distinguishable from seed noise at 0.05.")
+    assert "**Undecided** (no margin is declared, so equivalence cannot be shown)" in line
+    assert "seeds per variant would decide it" in line
+    assert not re.search(r"\btie\b|\btied\b|no difference|indistinguishable", md.lower())
     table = _table(res / "report", "variants").set_index("gan")
     assert table.loc["a", "chosen config mean"] == 12.5 and table.loc["a", "seeds"] == 6
     assert table.loc["a", "CI low"] < 12.5 < table.loc["a", "CI high"]

@@ -226,7 +226,8 @@ def test_limits_in_words():
     from ganbench.report.limits import GroupFacts, bullets
 
     pairs = pd.DataFrame({"level": ["best configuration over seeds"] * 2 + ["whole search"], "A": ["a", "a", "a"],
-                          "B": ["b", "c", "b"], "p (Holm)": [0.01, 0.4, 0.001], "smallest p": [0.002, 0.002, 0.01]})
+                          "B": ["b", "c", "b"], "verdict": ["better", "undecided", "worse"],
+                          "attainable p (Holm)": [0.002, 0.002, 0.01]})
     f = GroupFacts("grid25 (mode_tv, g_steps=500)", "g_steps", 500, {"a": 6, "b": 6, "c": 5}, {"a": 4, "b": 4, "c": 4},
                    pairs, 8.0)
     text = bullets([f], partial=True)

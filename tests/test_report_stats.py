@@ -1,13 +1,12 @@
 """The report's statistics on synthetic scores with known answers (closed forms, hand-computed values, and exact
 enumeration as an independent oracle for the tests' p-values)."""
 import itertools
-from math import comb
 
 import numpy as np
 import pytest
 
 from ganbench.report import baselines as bl
-from ganbench.report import stats
+from ganbench.report import inference, stats
 
 
 def test_budget_curve_known_values():
@@ -21,26 +20,14 @@ def test_budget_curve_known_values():
     assert (np.diff(up["mean"]) > 0).all() and (up.q05 <= up["mean"]).all() and (up["mean"] <= up.q95).all()
 
 
-def test_mean_ci():
-    mean, lo, hi = stats.mean_ci([1.0, 2.0, 3.0, 4.0, np.nan])
-    assert mean == 2.5 and 1.0 <= lo < 2.5 < hi <= 4.0
+def test_mean_ci_is_a_95_t_interval_by_hand():
+    mean, lo, hi = stats.mean_ci([1.0, 2.0, 3.0, 4.0, 5.0, np.nan])
+    # mean 3, sd sqrt(2.5), se sqrt(2.5 / 5), t(0.975, 4) = 2.776445: 3 -+ 1.963243
+    assert mean == 3.0 and lo == pytest.approx(1.036757, abs=1e-6) and hi == pytest.approx(4.963243, abs=1e-6)
     assert stats.mean_ci([5.0, 5.0, 5.0]) == (5.0, 5.0, 5.0)  # no spread, no interval width
     assert stats.mean_ci([7.0])[0] == 7.0 and np.isnan(stats.mean_ci([7.0])[1])
-    # a percentile bootstrap of two values spans exactly the two values
-    assert stats.mean_ci([2.0, 4.0])[1:] == (2.0, 4.0)
-
-
-def test_probability_of_improvement_counts_pairs_and_half_ties():
-    a, b = [1.0, 2.0, 3.0], [2.5, 4.0, 5.0, 6.0]
-    # higher is better: only 3 > 2.5 among the 12 pairs; lower is better: the other 11
-    assert stats.probability_of_improvement(a, b, "max")[0] == pytest.approx(1 / 12)
-    assert stats.probability_of_improvement(a, b, "min")[0] == pytest.approx(11 / 12)
-    # ties count half: (1,2) (1,3) (2,2) (2,3) -> one tie out of four pairs when higher is better
-    assert stats.probability_of_improvement([1.0, 2.0], [2.0, 3.0], "max")[0] == pytest.approx(0.125)
-    p_ab = stats.probability_of_improvement(a, b, "min")[0]
-    assert p_ab + stats.probability_of_improvement(b, a, "min")[0] == pytest.approx(1.0)
-    # separated samples stay separated in every resample: the interval is exactly [1, 1]
-    assert stats.probability_of_improvement([1.0, 2.0, 3.0], [7.0, 8.0, 9.0], "min") == (1.0, 1.0, 1.0)
+    # two values: t(0.975, 1) = 12.706: far wider than the two values (a percentile bootstrap gave exactly [2, 4])
+    assert stats.mean_ci([2.0, 4.0])[1:] == pytest.approx((3 - 12.7062047, 3 + 12.7062047))
 
 
 def _exact_mann_whitney(a, b):
@@ -61,26 +48,24 @@ def _exact_mann_whitney(a, b):
 
 
 @pytest.mark.parametrize("a,b", [([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]), ([1.0, 2.0, 2.0], [2.0, 3.0, 4.0, 3.0]),
-                                 ([5.0, 1.0, 3.0, 3.0], [2.0, 2.0, 4.0])])
-def test_compare_unpaired_is_an_exact_mann_whitney(a, b):
-    out = stats.compare(a, b, "min")
-    assert out["test"] == "Mann-Whitney U"
-    assert out["p"] == pytest.approx(_exact_mann_whitney(np.array(a), np.array(b)))
-    assert out["smallest_p"] == pytest.approx(2 / comb(len(a) + len(b), len(a)))
+                                 ([5.0, 1.0, 3.0, 3.0], [2.0, 2.0, 4.0]), ([1.0, 4.0, 2.5, 7.0], [3.0, 5.0, 6.0])])
+def test_unpaired_rank_test_is_an_exact_mann_whitney(a, b):
+    test, p, method = inference.rank_test(np.array(a), np.array(b), paired=False)
+    assert test == "Mann-Whitney U" and method.startswith("exact")
+    assert p == pytest.approx(_exact_mann_whitney(np.array(a), np.array(b)))
 
 
-def test_compare_one_run_each_cannot_tell():
-    out = stats.compare([1.0], [9.0], "min")
-    assert out["p"] == 1.0 and out["smallest_p"] == 1.0 and out["poi"] == 1.0 and np.isnan(out["poi_low"])
-    assert stats.compare([1.0], [9.0], "min", paired=True)["p"] == 1.0
+def test_one_run_each_cannot_tell():
+    assert inference.rank_test(np.array([1.0]), np.array([9.0]), paired=False)[1] == 1.0
+    assert inference.rank_test(np.array([1.0]), np.array([9.0]), paired=True)[1] == 1.0
+    assert inference.attainable_p(1, 1, paired=False, m=1) == 1.0
 
 
-def test_compare_paired_is_an_exact_signed_rank_test():
+def test_paired_rank_test_is_an_exact_signed_rank_test():
     a, b = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 3.5, 4.0, 6.0, 7.5])
-    out = stats.compare(a, b, "min", paired=True)
     # every difference has the same sign: 2 of the 2^5 sign patterns are as extreme
-    assert out["p"] == pytest.approx(2 / 32) and out["smallest_p"] == pytest.approx(2 / 32)
-    assert stats.compare(a, a, "min", paired=True)["p"] == 1.0
+    assert inference.rank_test(a, b, paired=True)[1] == pytest.approx(2 / 32)
+    assert inference.rank_test(a, a, paired=True)[1] == 1.0
 
 
 def test_holm_by_hand():

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
-from ganbench.report import figures, learned, limits, notes, panels, runs, signals, stats, tables
+from ganbench.report import figures, learned, limits, notes, pairwise, panels, runs, signals, stats, tables
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.paths import atomic_write_text
@@ -121,17 +121,21 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     if not other.empty:
         doc.table(other, f"{slug}-metrics", "Every metric of the best checkpoints (mean over scored trials)")
         doc.bullets(learned.not_evidence_text(other))
-    pairs = tables.pairwise_table(group, best_runs)
+    pairs = pairwise.pairwise_table(group, choices)
     if not pairs.empty:
-        doc.heading("Which differences are real", 3)
-        doc.para("Probability of improvement P(A better) = P(a run of A scores better than a run of B), ties "
-                 "counting half (the Mann-Whitney U statistic / (n_A n_B), as in rliable), with a 95% two-sample "
-                 "bootstrap interval. Tests are two-sided (`scipy.stats.mannwhitneyu`; `scipy.stats.wilcoxon` "
-                 "where trials pair by seed and search sample with shared hyperparameter draws); p-values are "
-                 "Holm-corrected over the pairs of each level; a difference is called distinguishable from seed "
-                 f"noise when the corrected p < {stats.ALPHA}.")
+        doc.heading("Which differences are decided", 3)
+        doc.para("Each pair: the difference A - B of the mean scores, oriented so that positive means A is better, "
+                 "with its 95% t interval (paired t on per-seed differences where both ran the same seeds, else "
+                 "Welch), printed to the precision the interval supports; the rank test (Wilcoxon signed-rank paired, "
+                 "Mann-Whitney U unpaired; exact where the counts allow, else a permutation test labelled with its "
+                 "resamples and standard error); Holm's correction over the pairs of each family; two one-sided "
+                 "t-tests (TOST) against the suite's declared margin (`analysis.margin`). Verdict: better or worse "
+                 f"when Holm's p < {stats.ALPHA}, equivalent when the TOST's Holm p < {stats.ALPHA}, else undecided, "
+                 "with the seeds per variant that would decide it at the observed spread (t-test power at alpha / m). "
+                 "Undecided says that these seeds cannot tell: a statement about the design, not about the losses.")
+        doc.bullets(pairwise.family_lines(pairs))
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
-        doc.bullets([tables.verdict(r) for r in pairs.to_dict("records")])
+        doc.bullets([pairwise.verdict(r) for r in pairs.to_dict("records")])
     panels.group_figures(doc, group, history, colors, out, slug, names, not_learned, choices, table)
     best = notes.shown_trials(choices, not_learned, True)
     best_any = notes.shown_trials(choices, not_learned, False)

@@ -13,11 +13,15 @@ per-seed difference A - B for paired ones (with no estimate of it, ``sd * sqrt(2
 """
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, replace
 from math import comb, sqrt
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower, TTestPower
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 ALPHA = 0.05
 POWER = 0.8
@@ -138,3 +142,203 @@ def seeds_needed(diff: float, sd: float, margin: float | None, paired: bool, m: 
         else:
             lo = mid + 1
     return lo
+
+
+# ---------------------------------------------------------------- one pair, a family of pairs (issue 15 items 4, 6)
+
+VERDICTS = ("better", "worse", "equivalent", "undecided")
+N_RESAMPLES = 9999  # permutations where the exact distribution is out of reach (ties, or too many arrangements)
+EXACT_MAX = 50  # scipy's exact rank distributions are used up to this many seeds per arm
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A against B on one metric, oriented so that a positive ``diff`` means A is better. ``p`` is the two-sided
+    rank test (``p_method``: "exact", or "MC, N resamples, se S"); ``p_holm`` and ``tost_p_holm`` are its and the
+    TOST p after Holm over the family (nan until ``compare_family`` fills them); ``tost_p`` is nan with no margin.
+    ``verdict``: better / worse (rank test, corrected), equivalent (TOST within the margin, corrected) or undecided;
+    ``seeds_needed``: seeds per arm that would decide it at the observed difference and spread."""
+    diff: float
+    low: float
+    high: float
+    level: float
+    interval: str  # "paired t" or "Welch t"
+    test: str
+    p: float
+    p_method: str
+    tost_p: float
+    margin: float | None
+    verdict: str
+    n_a: int
+    n_b: int
+    paired: bool
+    m: int
+    seeds_needed: int
+    sd: float
+    p_holm: float = float("nan")
+    tost_p_holm: float = float("nan")
+    family: str = ""
+
+
+def _oriented(values, direction: str) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    if direction not in ("max", "min"):
+        raise ValueError(f"direction must be 'max' or 'min', not {direction!r}")
+    return x if direction == "max" else -x
+
+
+def _has_ties(*samples) -> bool:
+    pooled = np.concatenate(samples)
+    return len(np.unique(pooled)) < len(pooled)
+
+
+def rank_test(a: np.ndarray, b: np.ndarray, paired: bool, seed: int = 0) -> tuple[str, float, str]:
+    """(test, two-sided p, method): exact Wilcoxon signed-rank / Mann-Whitney U where the counts allow (no ties, no
+    zero differences, at most EXACT_MAX seeds), else a permutation test, exact while the arrangements number at most
+    N_RESAMPLES, else Monte Carlo with N_RESAMPLES resamples and its standard error."""
+    test = "Wilcoxon signed-rank, paired" if paired else "Mann-Whitney U"
+    if min(len(a), len(b)) < 2 or (paired and np.all(a == b)):
+        return test, 1.0, "exact"
+    d = a - b if paired else None
+    if paired and not _has_ties(np.abs(d)) and np.all(d != 0) and len(d) <= EXACT_MAX:
+        return test, float(stats.wilcoxon(d, method="exact").pvalue), "exact"
+    if not paired and not _has_ties(a, b) and max(len(a), len(b)) <= EXACT_MAX:
+        return test, float(stats.mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue), "exact"
+    arrangements = 2 ** len(a) if paired else comb(len(a) + len(b), len(a))
+    method = stats.PermutationMethod(n_resamples=N_RESAMPLES, random_state=np.random.default_rng(seed))
+    if paired:
+        p = float(stats.wilcoxon(d, method=method).pvalue)
+    else:
+        p = float(stats.mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
+    if arrangements <= N_RESAMPLES:
+        return test, p, "exact (permutation, ties)"
+    return test, p, f"MC, {N_RESAMPLES} resamples, se {sqrt(p * (1 - p) / N_RESAMPLES):.2g}"
+
+
+def t_interval(a: np.ndarray, b: np.ndarray, paired: bool, level: float) -> tuple[float, float, str]:
+    """The difference's t interval at ``level``: paired t on the per-seed differences, else Welch."""
+    if min(len(a), len(b)) < 2:
+        return float("nan"), float("nan"), "paired t" if paired else "Welch t"
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # constant differences: a zero-width interval
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
+        ci = res.confidence_interval(confidence_level=level)
+    return float(ci.low), float(ci.high), "paired t" if paired else "Welch t"
+
+
+def tost(a: np.ndarray, b: np.ndarray, paired: bool, margin: float | None) -> float:
+    """TOST p that |mean difference| < margin (statsmodels ``ttost_paired`` / ``ttost_ind`` with Welch's variance);
+    nan without a margin or with fewer than two seeds; 0 or 1 when the seeds do not vary."""
+    if margin is None or not np.isfinite(margin) or margin <= 0 or min(len(a), len(b)) < 2:
+        return float("nan")
+    d = a - b if paired else None
+    spread = np.std(d, ddof=1) if paired else np.std(a, ddof=1) + np.std(b, ddof=1)
+    if spread == 0:
+        return 0.0 if abs(np.mean(a) - np.mean(b)) < margin else 1.0
+    if paired:
+        return float(ttost_paired(a, b, -margin, margin)[0])
+    return float(ttost_ind(a, b, -margin, margin, usevar="unequal")[0])
+
+
+def _spread(a: np.ndarray, b: np.ndarray, paired: bool) -> float:
+    if min(len(a), len(b)) < 2:
+        return float("nan")
+    if paired:
+        return float(np.std(a - b, ddof=1))
+    return float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2))
+
+
+def judge(diff: float, p: float, tost_p: float, level: float) -> str:
+    """The verdict from corrected p-values: a difference shown wins over equivalence (both may hold within a margin);
+    equivalence needs a TOST p (so a margin)."""
+    if p < level:
+        return "better" if diff > 0 else "worse"
+    if np.isfinite(tost_p) and tost_p < level:
+        return "equivalent"
+    return "undecided"
+
+
+def compare_pair(a, b, direction: str, *, paired: bool, margin: float | None, m: int, alpha: float = ALPHA,
+                 seed: int = 0) -> Comparison:
+    """One pair, judged on its own at alpha / m (Bonferroni: what Holm asks of the family's smallest p); use
+    ``compare_family`` to judge a family with Holm's step-down."""
+    x, y = _oriented(a, direction), _oriented(b, direction)
+    if paired:  # a seed missing in either arm leaves the pair
+        if len(x) != len(y):
+            raise ValueError(f"paired samples differ in size: {len(x)} and {len(y)}")
+        keep = np.isfinite(x) & np.isfinite(y)
+        x, y = x[keep], y[keep]
+    else:
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if not (margin is None or (np.isfinite(margin) and margin > 0)):
+        margin = None
+    diff = float(np.mean(x) - np.mean(y)) if len(x) and len(y) else float("nan")
+    low, high, interval = t_interval(x, y, paired, 1 - alpha)
+    test, p, p_method = rank_test(x, y, paired, seed)
+    tost_p = tost(x, y, paired, margin)
+    sd = _spread(x, y, paired)
+    return Comparison(diff=diff, low=low, high=high, level=1 - alpha, interval=interval, test=test, p=p,
+                      p_method=p_method, tost_p=tost_p, margin=margin,
+                      verdict=judge(diff, min(1.0, p * max(1, m)), min(1.0, tost_p * max(1, m)), alpha),
+                      n_a=len(x), n_b=len(y), paired=paired, m=max(1, m),
+                      seeds_needed=seeds_needed(diff, sd, margin, paired, m, alpha), sd=sd)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values (statsmodels ``multipletests``); nan stays nan and is left out of m."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(len(p), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def compare_family(groups: dict, direction: str, *, paired: bool, margin: float | None, family: str,
+                   alpha: float = ALPHA, seed: int = 0) -> list[tuple[str, str, Comparison]]:
+    """Every pair (A, B) of ``groups`` (name -> scores; paired: by position, the same seeds) with Holm over the
+    family's m pairs, once for the rank tests and once for the TOSTs (each pair has at most one true null of the
+    two; each kind of claim keeps its family-wise error at alpha). The family is named in each Comparison."""
+    names = sorted(groups)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    raw = [compare_pair(groups[a], groups[b], direction, paired=paired, margin=margin, m=len(pairs), alpha=alpha,
+                        seed=seed) for a, b in pairs]
+    return [(a, b, c) for (a, b), c in zip(pairs, correct_family(raw, family, alpha))]
+
+
+def correct_family(comparisons: list, family: str, alpha: float = ALPHA) -> list:
+    """The comparisons of one family with Holm's p over its m pairs (rank tests and TOSTs apart), the verdicts
+    judged on them, and the family named ("<family>: m pairs, Holm")."""
+    m = len(comparisons)
+    p_holm, t_holm = holm([c.p for c in comparisons]), holm([c.tost_p for c in comparisons])
+    label = f"{family}: {m} pairs, Holm" if m > 1 else f"{family}: 1 pair, no correction"
+    return [replace(c, p_holm=float(ph), tost_p_holm=float(th), family=label, m=m,
+                    verdict=judge(c.diff, ph, th, alpha)) for c, ph, th in zip(comparisons, p_holm, t_holm)]
+
+
+def round_to_uncertainty(value: float, half_width: float) -> str:
+    """``value`` printed to the precision its interval supports: to the decimal of the half-width's first
+    significant digit (one more when that digit is 1, so 0.15 keeps two decimals); 3 significant digits where
+    there is no interval. round_to_uncertainty(8.2637, 1.5) == "8.3", (8.2637, 0.08) == "8.26", (455.3, 30) ==
+    "460"."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if half_width is None or not np.isfinite(half_width) or half_width <= 0:
+        return f"{value:.3g}"
+    exponent = int(np.floor(np.log10(half_width)))
+    lead = int(half_width / 10.0 ** exponent)
+    decimals = -exponent + (1 if lead == 1 else 0)
+    rounded = round(float(value), decimals) + 0.0  # + 0.0: no "-0.0"
+    return f"{rounded:.{max(0, decimals)}f}"
+
+
+def interval_text(diff: float, low: float, high: float) -> str:
+    """"d [low, high]", all three to the precision of the interval's half-width."""
+    half = (high - low) / 2 if np.isfinite(low) and np.isfinite(high) else float("nan")
+    if not np.isfinite(half):
+        return round_to_uncertainty(diff, half)
+    return (f"{round_to_uncertainty(diff, half)} [{round_to_uncertainty(low, half)}, "
+            f"{round_to_uncertainty(high, half)}]")
+
+
+from ganbench.report.sequential import SequentialDesign  # noqa: E402 (re-exported; it builds on the above)

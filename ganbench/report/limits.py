@@ -81,8 +81,8 @@ def bullets(all_facts: list[GroupFacts], partial: bool) -> list[str]:
         out.append(text + ".")
         best = f.pairs[f.pairs.level == "best configuration over seeds"] if len(f.pairs) else f.pairs
         if len(best):
-            real = best[best["p (Holm)"] < stats.ALPHA]
-            blind = best[(best["p (Holm)"] >= stats.ALPHA) & (best["smallest p"] >= stats.ALPHA)]
+            real = best[best["verdict"].isin(["better", "worse"])]
+            blind = best[(best["verdict"] == "undecided") & (best["attainable p (Holm)"] >= stats.ALPHA)]
             text = (f"Of {len(best)} pairwise comparison(s) of best configurations, {len(real)} "
                     f"{'is' if len(real) == 1 else 'are'} distinguishable from seed noise (Holm-adjusted p < "
                     f"{stats.ALPHA})")
@@ -90,7 +90,8 @@ def bullets(all_facts: list[GroupFacts], partial: bool) -> list[str]:
                 text += ": " + ", ".join(f"{r.A} vs {r.B}" for r in real.itertuples())
             if len(blind):
                 text += (f"; {len(blind)} cannot be with these numbers of seeds, whatever the scores (the exact "
-                         f"test's smallest p is at least {stats.ALPHA}): more seeds are needed to tell them apart")
+                         f"test's smallest p after Holm is at least {stats.ALPHA}): more seeds are needed to tell "
+                         "them apart")
             out.append(text + ".")
         elif f.seeds and len(f.seeds) > 1:
             out.append("No pairwise comparison could be made (fewer than two variants with a best configuration).")

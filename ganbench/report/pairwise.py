@@ -1,0 +1,129 @@
+"""The report's pairwise comparisons (``ganbench.report.inference``): every pair of variants gets the difference with
+its 95% t interval, the rank test's p (exact, or Monte Carlo labelled with its resamples and error), Holm's p over its
+family, the TOST p against the suite's declared margin (``analysis_margin`` in trials.csv), a verdict (better, worse,
+equivalent, undecided) and the seeds per variant that would decide it at the observed spread.
+
+Two families per group (dataset x protocol): the chosen configurations over their seeds (paired by seed where both
+variants ran the same seeds), and, where there is a search, every trial of the search (paired where draws are shared;
+no equivalence is claimed at this level: the margin is declared for a configuration's mean, not a search's)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ganbench.report import inference
+from ganbench.report.tables import SCORED, Group, _searched, variant_names
+
+CHOSEN = "best configuration over seeds"
+SEARCH = "whole search"
+COLUMNS = ["level", "family", "A", "B", "n_A", "n_B", "paired", "difference [95% CI]", "test", "p", "p method",
+           "p (Holm)", "margin", "TOST p", "TOST p (Holm)", "verdict", "seeds needed", "attainable p (Holm)"]
+
+
+def margin_of(frame: pd.DataFrame) -> float | None:
+    """The suite's declared equivalence margin for these trials (``analysis_margin``), None where absent or not one
+    value."""
+    if "analysis_margin" not in frame:
+        return None
+    values = pd.to_numeric(frame["analysis_margin"], errors="coerce").dropna().unique()
+    return float(values[0]) if len(values) == 1 and values[0] > 0 else None
+
+
+def _pairable(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Search trials pair when both variants hold the same (search sample, seed) keys and the hyperparameters that
+    both search take the same values at each sample (shared draws); without a search there is nothing to pair on."""
+    keys_a, keys_b = set(zip(a["sample"], a.seed)), set(zip(b["sample"], b.seed))
+    shared = sorted(set(_searched(a)) & set(_searched(b)))
+    if keys_a != keys_b or not shared:
+        return False
+    va = a.groupby("sample")[shared].first().sort_index()
+    vb = b.groupby("sample")[shared].first().sort_index()
+    return va.equals(vb)
+
+
+def _by_seed(runs: pd.DataFrame, col: str) -> pd.Series:
+    return runs.set_index("seed")[col].astype(float) if "seed" in runs else pd.Series(dtype=float)
+
+
+def _chosen_pair(ra: pd.DataFrame, rb: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Two chosen configurations' scores, paired by seed when both ran the same (distinct) seeds."""
+    sa, sb = _by_seed(ra, col), _by_seed(rb, col)
+    if len(sa) >= 2 and sa.index.is_unique and sb.index.is_unique and set(sa.index) == set(sb.index):
+        return sa.sort_index().to_numpy(), sb.sort_index().to_numpy(), True
+    return ra[col].to_numpy(float), rb[col].to_numpy(float), False
+
+
+def _rows(level: str, family: str, pairs: list, direction: str, margin: float | None) -> list[dict]:
+    """One family's rows: compare each (A, B, a, b, paired), Holm over the family."""
+    raw = [inference.compare_pair(a, b, direction, paired=p, margin=margin, m=len(pairs)) for _, _, a, b, p in pairs]
+    rows = []
+    for (name_a, name_b, *_), c in zip(pairs, inference.correct_family(raw, family)):
+        rows.append({"level": level, "family": c.family, "A": name_a, "B": name_b, "n_A": c.n_a, "n_B": c.n_b,
+                     "paired": c.paired, "difference [95% CI]": inference.interval_text(c.diff, c.low, c.high),
+                     "test": c.test, "p": c.p, "p method": c.p_method, "p (Holm)": c.p_holm,
+                     "margin": np.nan if c.margin is None else c.margin, "TOST p": c.tost_p,
+                     "TOST p (Holm)": c.tost_p_holm, "verdict": c.verdict, "seeds needed": c.seeds_needed,
+                     "attainable p (Holm)": inference.attainable_p(c.n_a, c.n_b, c.paired, c.m)})
+    return rows
+
+
+def pairwise_table(group: Group, choices: dict) -> pd.DataFrame:
+    """Every pair of variants in two families: the chosen configurations over seeds, and every trial of the search
+    (where there is one). Differences are A - B oriented so that a positive difference means A is better."""
+    frame, metric, direction = group.frame, group.metric, group.direction
+    col = f"best_{metric}"
+    if direction is None or col not in frame:
+        return pd.DataFrame()
+    rows = []
+    best = sorted(n for n, c in choices.items() if len(c.runs))
+    pairs = [(a, b, *_chosen_pair(choices[a].runs, choices[b].runs, col)) for i, a in enumerate(best)
+             for b in best[i + 1:]]
+    if pairs:
+        rows += _rows(CHOSEN, f"{group.dataset} x chosen configurations", pairs, direction, margin_of(frame))
+    scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
+    if "phase" in scored:
+        scored = scored[scored["phase"].astype(str) != "confirm"]
+    snames = variant_names(frame).reindex(scored.index)
+    if len(scored) and scored.groupby(snames)["sample"].nunique().max() > 1:
+        variants, pairs = sorted(snames.unique()), []
+        for i, a in enumerate(variants):
+            for b in variants[i + 1:]:
+                fa, fb = scored[snames == a], scored[snames == b]
+                paired = _pairable(fa, fb)
+                if paired:
+                    fa, fb = fa.sort_values(["sample", "seed"]), fb.sort_values(["sample", "seed"])
+                pairs.append((a, b, fa[col].to_numpy(float), fb[col].to_numpy(float), paired))
+        rows += _rows(SEARCH, f"{group.dataset} x whole search", pairs, direction, None)
+    return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame()
+
+
+def verdict(row: dict) -> str:
+    """One pair in words. An undecided pair is called undecided, with the seeds that would decide it: never a tie."""
+    a, b = row["A"], row["B"]
+    pairing = "paired by seed" if row["paired"] else "unpaired"
+    head = (f"**{a}** vs **{b}** ({row['level']}, {row['n_A']} vs {row['n_B']} runs, {pairing}): {a} - {b} = "
+            f"{row['difference [95% CI]']} (positive: {a} better); {row['test']} p = {row['p']:.3g} "
+            f"({row['p method']}), Holm {row['p (Holm)']:.3g}")
+    margin = row["margin"]
+    if pd.notna(margin):
+        head += f"; TOST within +-{margin:g}: p = {row['TOST p']:.3g}, Holm {row['TOST p (Holm)']:.3g}"
+    v = row["verdict"]
+    if v in ("better", "worse"):
+        return head + f". **{a} is {v}** than {b}."
+    if v == "equivalent":
+        return head + f". **Equivalent** within +-{margin:g}."
+    why = "no margin is declared, so equivalence cannot be shown" if pd.isna(margin) else "neither test decides"
+    seeds = ("no feasible number of seeds" if row["seeds needed"] >= inference.MAX_SEEDS else
+             f"about {row['seeds needed']} seeds per variant")
+    return head + f". **Undecided** ({why}); at the observed spread {seeds} would decide it."
+
+
+def family_lines(pairs: pd.DataFrame) -> list[str]:
+    """Per family: its name, and the zero-power warning where its seed counts cannot reject at all."""
+    out = []
+    for family, rows in pairs.groupby("family", sort=False):
+        first = rows.iloc[0]
+        n_a, n_b = int(rows.n_A.min()), int(rows.n_B.min())
+        warning = inference.family_warning(n_a, n_b, bool(first.paired), len(rows))
+        out.append(f"Family **{family}**" + (f": **{warning}**." if warning else "."))
+    return out
