@@ -1,19 +1,24 @@
-"""Every check of a suite before anything runs: registered names and their options, resources, phases (at load,
-``check_suite``), the trial count (``check_trial_count``) and each expanded trial (``check_trials``: cross-field
-checks, evaluation, a model build per architecture). The trainer trusts a checked ``Trial``.
+"""Every check of a suite before anything runs: hyperparameter blocks, registered names and their options,
+resources, phases (at load, ``check_suite``) and each expanded trial (``check_trials``: cross-field checks,
+evaluation, a model build per architecture). The trainer trusts a checked ``Trial``. (The trial count is checked
+where the suite is expanded: ``ganbench.suite.expand.check_trial_count``.)
 
 Errors are one line that names the file (or the ``--set`` item), the field and what is allowed.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
-from typing import Optional
+from typing import Any, Optional
+
+from pydantic import ValidationError
 
 from ganbench.registry import GanbenchError, unknown_name
-from ganbench.suite.file import label_for
+from ganbench.suite.file import describe, label_for
 from ganbench.suite.plan import Trial, arch_options
-from ganbench.suite.schema import GanSpec, Suite, check_hparams_block
+from ganbench.suite.schema import HPARAM_NAMES, GanSpec, HParams, Suite
+from ganbench.suite.searchspace import looks_like_expression, parse_expression
 
 
 def check_suite(suite: Suite, source: str, blame: Optional[dict] = None) -> None:
@@ -21,6 +26,42 @@ def check_suite(suite: Suite, source: str, blame: Optional[dict] = None) -> None
     check_names(suite, source, blame)
     check_resources(suite, source, blame)
     check_phases(suite, source, blame)
+
+
+def check_hparams_block(block: Any, where: str) -> None:
+    """Validate one hyperparameter block (literals, YAML-list grids, distribution expressions) on its own, so an
+    error names the block it comes from."""
+    if not isinstance(block, dict):
+        raise GanbenchError(f"{where}: expected a mapping of hyperparameters, got {type(block).__name__}")
+    for key, value in block.items():
+        path = f"{where}.{key}"
+        if key not in HParams.model_fields:
+            raise GanbenchError(f"{where}: {unknown_name('hyperparameter', key, HPARAM_NAMES)}")
+        if isinstance(value, list):
+            if not value:
+                raise GanbenchError(f"{path}: an empty grid")
+            candidates = value
+        elif looks_like_expression(value):
+            dist = parse_expression(value, path)
+            candidates = _support_ends(dist)
+        else:
+            candidates = [value]
+        for candidate in candidates:
+            try:
+                HParams(**{key: candidate})
+            except ValidationError as err:
+                raise GanbenchError(f"{path}: {describe(err.errors()[0], HParams).split(': ', 1)[-1]}") from None
+
+
+def _support_ends(dist) -> list:
+    """The values a distribution can take that bound its support: choice's options, randint's lo and hi - 1, and
+    lo and the largest float below hi for the half-open uniform and loguniform (uniform(0, 1) for beta1 < 1)."""
+    if dist.kind == "choice":
+        return list(dist.args[0])
+    lo, hi = dist.args
+    if dist.kind == "randint":
+        return [lo, hi - 1]
+    return [lo, math.nextafter(hi, lo)]
 
 
 def check_names(suite: Suite, source: str, blame: Optional[dict] = None) -> None:

@@ -17,8 +17,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganbench.registry import GanbenchError, unknown_name
-from ganbench.suite.searchspace import looks_like_expression, parse_expression
-from ganbench.suite.file import apply_override, describe, read_yaml, shown, validation_message
+from ganbench.suite.file import apply_override, read_yaml, shown, validation_message
 
 
 def _numeric(annotation) -> bool:
@@ -384,42 +383,6 @@ class Suite(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-def check_hparams_block(block: Any, where: str) -> None:
-    """Validate one hyperparameter block (literals, YAML-list grids, distribution expressions) on its own, so an
-    error names the block it comes from."""
-    if not isinstance(block, dict):
-        raise GanbenchError(f"{where}: expected a mapping of hyperparameters, got {type(block).__name__}")
-    for key, value in block.items():
-        path = f"{where}.{key}"
-        if key not in HParams.model_fields:
-            raise GanbenchError(f"{where}: {unknown_name('hyperparameter', key, HPARAM_NAMES)}")
-        if isinstance(value, list):
-            if not value:
-                raise GanbenchError(f"{path}: an empty grid")
-            candidates = value
-        elif looks_like_expression(value):
-            dist = parse_expression(value, path)
-            candidates = _support_ends(dist)
-        else:
-            candidates = [value]
-        for candidate in candidates:
-            try:
-                HParams(**{key: candidate})
-            except ValidationError as err:
-                raise GanbenchError(f"{path}: {describe(err.errors()[0], HParams).split(': ', 1)[-1]}") from None
-
-
-def _support_ends(dist) -> list:
-    """The values a distribution can take that bound its support: choice's options, randint's lo and hi - 1, and
-    lo and the largest float below hi for the half-open uniform and loguniform (uniform(0, 1) for beta1 < 1)."""
-    if dist.kind == "choice":
-        return list(dist.args[0])
-    lo, hi = dist.args
-    if dist.kind == "randint":
-        return [lo, hi - 1]
-    return [lo, math.nextafter(hi, lo)]
-
-
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     """Load and validate a suite file. ``overrides`` are ``key=value`` strings (``--set``) applied to hparams
     (``lr=1e-4``) or to fields (``budget.d_steps=200``), values parsed as YAML; a mistake in one is blamed on it."""
@@ -440,6 +403,8 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
         blame[set_path] = item
         _one_budget_unit(raw, set_path)
         if set_path.startswith("hparams."):
+            from ganbench.suite.checks import check_hparams_block
+
             check_hparams_block({set_path.split(".", 1)[1]: raw["hparams"][set_path.split(".", 1)[1]]},
                                 f"--set {item}: hparams")
     try:
