@@ -9,8 +9,9 @@ from ganbench.cli import main
 def test_validate_prints_one_line_per_trial(tiny_suite, capsys):
     assert main(["validate", str(tiny_suite)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 5 and "valid; 4 trials" in out[-1]
-    assert all(len(line.split()[0]) == 12 for line in out[:-1])
+    assert "valid; 4 trials" in out[4]  # then the phases and the design (tests/test_validate.py)
+    assert all(len(line.split()[0]) == 12 for line in out[:4])
+    assert out[5].startswith("phase 1 (search): 4 trials")
 
 
 def test_validate_set_changes_the_trials(tiny_suite, capsys):

@@ -61,58 +61,92 @@ def _pick(trials: list[Trial], ids: list[str], source: str) -> list[Trial]:
 
 def run_local(paths: list[str], ids: list[str], all_trials: bool, results: Optional[str], device: Optional[str],
               threads: Optional[int], overrides: list[str], log: Callable[[str], None] = print) -> list[dict]:
-    from ganbench.execution.prepare import prepare, run_options
-    from ganbench.execution.packsize import pack_sizer
     from ganbench.execution.tune import make_packs
-    from ganbench.training import RunOptions, run_pack
+    from ganbench.training import RunOptions
 
     first = Path(paths[0])
     if first.suffix in (".yaml", ".yml") or first.is_file():
-        from ganbench.suite.schema import load_suite
-        from ganbench.suite.expand import expand
-
         if len(paths) > 1:
             raise GanbenchError("give one suite file (with --id or --all), or trial directories")
         if not ids and not all_trials:
             raise GanbenchError(f"{first}: say which trials: --id ID (repeatable) or --all")
-        suite = load_suite(first, overrides)
-        dev = _device(device, suite.resources.gpu)  # before any work: no CUDA where it was asked for is an error
-        expanded = expand(suite)
-        root = Path(results) if results else Path("results") / suite.name
-        chosen = expanded if all_trials else _pick(expanded, ids, str(first))
+        return _run_suite(first, ids, all_trials, results, device, threads, overrides, log)
+    if ids or all_trials or overrides:
+        raise GanbenchError("--id, --all and --set apply to a suite file, not to trial directories")
+    pairs = _from_dirs([Path(p) for p in paths])
+    check_trials([t for t, _ in pairs])  # the trainer trusts a checked trial
+    packs = make_packs([t for t, _ in pairs], len(pairs))
+    return _train(packs, {t.id: d for t, d in pairs}, _device(device, 0.0), None, threads or 1, RunOptions(), log)
+
+
+def _run_suite(first: Path, ids: list[str], all_trials: bool, results: Optional[str], device: Optional[str],
+               threads: Optional[int], overrides: list[str], log: Callable[[str], None]) -> list[dict]:
+    """A suite's trials in this process: ``--all`` runs both phases (the search, then each finished cell's
+    confirmation rounds), as ``ganbench run`` does; ``--id`` the trials named (confirmation trials due now
+    included)."""
+    from ganbench.execution.packsize import pack_sizer
+    from ganbench.execution.phases import confirm_due, run_phases
+    from ganbench.execution.prepare import prepare, run_options
+    from ganbench.execution.tune import make_packs
+    from ganbench.suite.expand import expand
+    from ganbench.suite.schema import load_suite
+
+    suite = load_suite(first, overrides)
+    dev = _device(device, suite.resources.gpu)  # before any work: no CUDA where it was asked for is an error
+    expanded = expand(suite)
+    root = Path(results) if results else Path("results") / suite.name
+    data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+    options, cpus = run_options(suite), suite.resources.cpu
+    summaries: list[dict] = []
+
+    def run_round(todo: list[Trial], what: str) -> None:
+        check_trials(todo)  # the trainer trusts a checked trial
+        log(f"{what}: {len(todo)} trials to run")
+        prepare(root, todo, data_dir, first)
+        size = pack_sizer(suite.resources.pack, dev, suite.resources.gpu, data_dir, options.amp, log) \
+            if all_trials else len(todo)
+        summaries.extend(_train(make_packs(todo, size, root), {t.id: trial_dir(root, t.id) for t in todo}, dev,
+                                data_dir, threads or max(1, int(cpus)), options, log))
+
+    if all_trials:
+        done = {t.id for t in expanded if (read_summary(root, t.id) or {}).get("status") in TERMINAL}
+        if done:
+            log(f"{len(done)} of the chosen trials already finished in {root}; {len(expanded) - len(done)} search "
+                f"trials to run")
+        run_phases(suite, root, expanded, run_round, log)
+    else:
+        chosen = _pick(expanded + confirm_due(suite, expanded, root, log), ids, str(first))
         done = {t.id for t in chosen if (read_summary(root, t.id) or {}).get("status") in TERMINAL}
         todo = [t for t in chosen if t.id not in done]
         if done:
             log(f"{len(done)} of the chosen trials already finished in {root}; {len(todo)} to run")
-        data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
-        check_trials(todo)  # the trainer trusts a checked trial
-        prepare(root, todo, data_dir, first)
-        pairs = [(t, trial_dir(root, t.id)) for t in todo]
-        options, cpus = run_options(suite), suite.resources.cpu
-        size = pack_sizer(suite.resources.pack, dev, suite.resources.gpu, data_dir, options.amp, log) \
-            if all_trials else len(todo)
-        packs = make_packs(todo, size, root)
-    else:
-        if ids or all_trials or overrides:
-            raise GanbenchError("--id, --all and --set apply to a suite file, not to trial directories")
-        pairs = _from_dirs([Path(p) for p in paths])
-        check_trials([t for t, _ in pairs])  # the trainer trusts a checked trial
-        root, data_dir = None, None
-        packs = make_packs([t for t, _ in pairs], len(pairs))
-        options, cpus = RunOptions(), 1.0
-        dev = _device(device, 0.0)
-    where = {t.id: d for t, d in pairs}
+        if todo:
+            run_round(todo, "the chosen trials")
+    log(f"wrote {write_trials_csv(root)}")
+    return summaries
+
+
+def _train(packs: list[list[Trial]], where: dict, dev, data_dir, threads: int, options,
+           log: Callable[[str], None]) -> list[dict]:
+    """Train packs one after the other; one line per trial naming its configuration."""
+    from ganbench.training import run_pack
+
     summaries = []
     for pack in packs:
         t0 = time.perf_counter()
-        out = run_pack(pack, [where[t.id] for t in pack], device=dev, data_dir=data_dir,
-                       num_threads=threads or max(1, int(cpus)), options=options)
+        out = run_pack(pack, [where[t.id] for t in pack], device=dev, data_dir=data_dir, num_threads=threads,
+                       options=options)
         for t, s in zip(pack, out):
-            p = s.get("primary")
-            score = f" {p}={s.get('best_' + p, float('nan')):.4g}" if p else ""
-            log(f"{t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}: {s['status']}{score} "
-                f"({time.perf_counter() - t0:.0f}s{', pack of ' + str(len(pack)) if len(pack) > 1 else ''})")
+            log(f"{result_line(t, s)} ({time.perf_counter() - t0:.0f}s"
+                f"{', pack of ' + str(len(pack)) if len(pack) > 1 else ''})")
         summaries += out
-    if root is not None:
-        log(f"wrote {write_trials_csv(root)}")
     return summaries
+
+
+def result_line(t: Trial, s: dict) -> str:
+    """``id dataset gan arch seed=S [confirm] config: status primary=value``: which trial, which configuration."""
+    p = s.get("primary")
+    score = f" {p}={s.get('best_' + p, float('nan')):.4g}" if p else ""
+    config = t.configuration()
+    return (f"{t.id} {t.dataset} {t.gan} {t.architecture} seed={t.seed}{' confirm' if t.phase == 'confirm' else ''}"
+            f"{' [' + config + ']' if config else ''}: {s['status']}{score}")

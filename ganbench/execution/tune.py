@@ -165,23 +165,13 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     store = open_storage(storage, results)
     harvest(store, suite.name, results, lambda tid: checkpoint_d_steps(results, tid), log)
     done = finished_ids(results, also=("stopped",) if scheduler else ())
-    todo = [t for t in trials if t.id not in done]
-    log(f"suite {suite.name}: {len(trials)} trials, {len(trials) - len(todo)} already finished in {results}, "
-        f"{len(todo)} to run")
-    if todo:
-        files = prepare(results, todo, data_dir, suite_path)
-        resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
-        if any(resumed.values()):
-            log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
-        from ganbench.execution.packsize import driver_pack_sizer
-
-        packs = make_packs(todo, driver_pack_sizer(suite, data_dir, log), results)
-        if suite.resources.pack != 1:
-            log(f"{len(todo)} trials in {len(packs)} packs of at most {max(len(p) for p in packs)}")
-        if address and store.default:
-            log(f"note: Tune's storage is {store.path}; nodes that cannot reach it need --storage (a shared path "
-                f"or an object store URI)")
-        _fit(packs, suite, results, data_dir, files, resumed, store, launch, scheduler, log)
+    log(f"suite {suite.name}: {len(trials)} search trials, {sum(1 for t in trials if t.id in done)} already finished "
+        f"in {results}" + (f"; phase 2: {describe_confirm(suite)}" if suite.confirm else ""))
+    rounds = _Rounds(suite, results, data_dir, store, launch, scheduler, suite_path, log)
+    try:
+        trials = run_phases(suite, results, trials, rounds.run, log, also_done=("stopped",) if scheduler else ())
+    finally:
+        rounds.close()
     csv = write_trials_csv(results)
     import pandas as pd
 
@@ -192,6 +182,50 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     log(f"wrote {csv}: this suite's {len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + (f"; {others} other trials in the directory" if others else ""))
     return counts
+
+
+class _Rounds:
+    """Trains one round of trials (the search's, then confirmation rounds as cells finish) through Tune; Ray is
+    started once for every round and shut down by ``close``."""
+
+    def __init__(self, suite, results, data_dir, store, launch, scheduler, suite_path, log):
+        self.suite, self.results, self.data_dir, self.store = suite, results, data_dir, store
+        self.launch, self.scheduler, self.suite_path, self.log = launch, scheduler, suite_path, log
+        self.started = False
+
+    def run(self, todo: list[Trial], what: str) -> None:
+        from ganbench.execution.packsize import driver_pack_sizer
+
+        suite, results, log = self.suite, self.results, self.log
+        log(f"{what}: {len(todo)} trials to run")
+        files = prepare(results, todo, self.data_dir, self.suite_path)
+        resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
+        if any(resumed.values()):
+            log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
+        packs = make_packs(todo, driver_pack_sizer(suite, self.data_dir, log), results)
+        if suite.resources.pack != 1:
+            log(f"{len(todo)} trials in {len(packs)} packs of at most {max(len(p) for p in packs)}")
+        if self.launch.address and self.store.default:
+            log(f"note: Tune's storage is {self.store.path}; nodes that cannot reach it need --storage (a shared "
+                f"path or an object store URI)")
+        self.started = start_ray(self.launch.address, self.launch.num_cpus) or self.started
+        _fit(packs, suite, results, self.data_dir, files, resumed, self.store, self.launch, self.scheduler, log)
+
+    def close(self) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+
+
+def describe_confirm(suite: Suite) -> str:
+    """One line on the suite's confirmation phase."""
+    c = suite.confirm
+    seeds = c.seed_list()
+    if c.adaptive:
+        return (f"each cell's configuration chosen on validation, on seeds {seeds[0]}.. in rounds of {c.step} until "
+                f"its pairs are decided, at most {c.max_seeds}")
+    return f"each cell's configuration chosen on validation, on seeds {seeds[0]}..{seeds[-1]} ({c.seeds})"
 
 
 def _dirname(tune_trial) -> str:

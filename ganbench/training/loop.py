@@ -85,6 +85,7 @@ class Member:
     status: str = "running"  # running -> completed | diverged
     last_metrics: dict = field(default_factory=dict)
     last_provenance: Optional[dict] = None  # the provenance last written to metrics.jsonl
+    milestones: dict = field(default_factory=dict)  # "milestone_<unit>_<value>" -> test values of the best so far
     diverged_at: Optional[int] = None
     evals_since_best: int = 0
     stopped_at: Optional[int] = None  # early stop (eval.patience): trained no further from this D step
@@ -221,6 +222,8 @@ class _Run:
                 self._evaluate_point(run_train_start)
                 if not self._running():  # every member stopped early
                     break
+            if self.pack.trials[0].eval.milestones:
+                self._milestones(run_train_start)
             if c.d_steps % self.ckpt_every == 0:
                 self._checkpoint(run_train_start)
         self._check_divergence()
@@ -231,6 +234,7 @@ class _Run:
             for m in self.members:
                 if m.status == "running":
                     m.status = "completed"
+        self._milestones(run_train_start)
         return self._finish(train_seconds)
 
     def _running(self) -> list[int]:
@@ -335,6 +339,31 @@ class _Run:
             zero_optimizer_member(pack.opt_d, k)
             pack.active[k] = 0.0
 
+    # ---- budget milestones (analysis.milestones)
+    def _milestones(self, run_train_start: float) -> None:
+        """At each budget milestone passed (in any unit), every member's best-so-far generator, chosen on validation
+        at the evaluation points up to there, is scored on test once (``milestone_<unit>_<value>_<metric>``)."""
+        pack, c = self.pack, self.c
+        e = pack.trials[0].eval
+        used = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images_seen, "flops": c.flops,
+                "seconds": self._train_seconds(run_train_start)}
+        due = [milestone_name(u, v) for u, v in e.milestones if used[u] >= v]
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        ncls = pack.info.num_classes if pack.conditional else None
+        for m in self.members:
+            for name in due:
+                if name in m.milestones:
+                    continue
+                if m.best.state is None:  # no evaluation before the milestone: nothing chosen there, ever
+                    m.milestones[name] = {}
+                    continue
+                fakes, _ = generate(Members([_loaded(pack.G, m.best.state)]), pack.hp, ncls, e.n_samples, "test",
+                                    self.dev)
+                values, _ = pack.evaluator.evaluate(fakes[0], "test")
+                m.milestones[name] = {**values, "best_d_steps": m.best.d_steps}
+        self.eval_seconds += time.perf_counter() - t0
+        self.eval_cpu += time.process_time() - cpu0
+
     # ---- checkpoints
     def _checkpoint(self, run_train_start: float) -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -353,8 +382,9 @@ class _Run:
                     "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
                     "train_seconds": getattr(self, "_train_now", 0.0),
                     "train_cpu_seconds": getattr(self, "_train_cpu_now", 0.0)}
-        write_checkpoint(self.members[k].out_dir, member_checkpoint(self.pack, k, self.members[k], self.diag,
-                                                                     counters))
+        ckpt = member_checkpoint(self.pack, k, self.members[k], self.diag, counters)
+        ckpt["milestones"] = self.members[k].milestones
+        write_checkpoint(self.members[k].out_dir, ckpt)
 
     def _resume(self) -> bool:
         """Load every member's ``running`` checkpoint (all at the same D step) or none."""
@@ -368,6 +398,7 @@ class _Run:
         pack, c = self.pack, self.c
         for k, (m, ck) in enumerate(zip(self.members, ckpts)):
             restore_member(pack, k, m, ck)
+            m.milestones = dict(ck.get("milestones") or {})
         restore_loss_state(pack, ckpts)
         self.diag = Diagnostics.merged([ck["diagnostics"] for ck in ckpts], self.dev)
         cc = ckpts[0]["counters"]
@@ -432,12 +463,22 @@ class _Run:
                 "device": str(self.dev),
                 "num_threads": torch.get_num_threads(), "pack_size": pack.k,
                 "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
-                "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
+                "notes": self.notes, **self.meta, **summary_metrics, **_flat_milestones(m.milestones),
+                "provenance": provenance,
             }
             atomic_write_json(m.out_dir / "summary.json", summary)
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)
         return summaries
+
+
+def milestone_name(unit: str, value: float) -> str:
+    """``milestone_<unit>_<value>``, e.g. milestone_d_steps_2000 or milestone_flops_5e+11."""
+    return f"milestone_{unit}_{value:g}"
+
+
+def _flat_milestones(milestones: dict) -> dict:
+    return {f"{name}_{metric}": v for name, values in sorted(milestones.items()) for metric, v in values.items()}
 
 
 def _loaded(G: Members, state: dict) -> torch.nn.Module:

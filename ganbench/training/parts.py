@@ -143,9 +143,10 @@ def _opt_settings(hp: HParams, net: str) -> tuple[float, tuple[float, float]]:
     return lr, (hp.beta1 if b1 is None else b1, hp.beta2 if b2 is None else b2)
 
 
-def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: Optional[str] = None) -> Pack:
+def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: Optional[str] = None,
+               scored: bool = True) -> Pack:
     """``mode``: how K > 1 members run (``vmap`` or ``loop``; default by device and architecture, see
-    ganbench.training.members)."""
+    ganbench.training.members). ``scored=False``: no evaluator (nor its reference statistics), for measuring steps."""
     keys = {t.pack_key() for t in trials}
     if len(keys) != 1:
         raise ValueError("a pack's trials must differ only in seed, search sample and optimiser settings")
@@ -155,7 +156,7 @@ def build_pack(trials: list[Trial], device: torch.device, data_dir=None, mode: O
     train = load_split(t0.dataset, "train", data_dir, t0.dataset_options)
     e = t0.eval
     evaluator = Evaluator(t0.dataset, t0.dataset_options, info, list(e.metrics), e.extractor, e.n_samples, e.n_real,
-                          data_dir=data_dir, device=str(device))
+                          data_dir=data_dir, device=str(device)) if scored else None
     nets = [build_networks(t, info) for t in trials]
     G = Members([g.to(device) for g, _ in nets], mode)
     D = Members([d.to(device) for _, d in nets], mode)
