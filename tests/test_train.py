@@ -170,7 +170,7 @@ def test_patience_stops_a_trial_that_no_longer_improves(tmp_path):
 
 
 def test_instance_noise_anneals_linearly_and_uses_the_trials_stream(tmp_path):
-    from ganbench.training.loop import instance_noise_std
+    from ganbench.training.budget import instance_noise_std
     from ganbench.training.parts import build_pack
     from ganbench.training.steps import Diagnostics, d_step
 

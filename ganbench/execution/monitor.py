@@ -34,7 +34,7 @@ class Monitor:
                  bar: bool, scheduler: Optional[str], max_failures: int):
         from tqdm import tqdm
 
-        from ganbench.training.loop import expected_d_steps
+        from ganbench.training.budget import expected_d_steps
 
         self.results, self.log, self.scheduler, self.max_failures = results, log, scheduler, max_failures
         self.trials = {t.id: t for t in trials}

@@ -85,7 +85,7 @@ def early_stopping(suite: Suite, trials: list[Trial], source: Optional[Path] = N
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    from ganbench.training.loop import expected_d_steps
+    from ganbench.training.budget import expected_d_steps
 
     where = f"{source}: resources.early_stopping" if source else "resources.early_stopping"
     protocols = {(t.dataset, json.dumps(t.dataset_options, sort_keys=True), t.eval.primary, t.eval.every_d_steps,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from ganbench.suite.plan import Trial
 from ganbench.evaluation.pictures import save_nearest_neighbours
 from ganbench.training.sinks import open_sinks
 from ganbench.evaluation.pictures import save_samples
+from ganbench.training.budget import Counters, budget_used, expected_d_steps, instance_noise_std, used as used_by_unit
 from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
 from ganbench.training.device import resolve_device
@@ -61,23 +61,6 @@ class RunOptions:
 
 
 @dataclass
-class Counters:
-    d_steps: int = 0
-    g_steps: int = 0
-    images_seen: int = 0
-    flops_per_d: Optional[float] = None  # per trial
-    flops_per_g: Optional[float] = None
-    prior_wall: float = 0.0  # seconds of earlier runs (resumed trials)
-    prior_train: float = 0.0
-    prior_train_cpu: float = 0.0
-    resumed_from: Optional[int] = None
-
-    @property
-    def flops(self) -> float:
-        return self.d_steps * (self.flops_per_d or 0.0) + self.g_steps * (self.flops_per_g or 0.0)
-
-
-@dataclass
 class Member:
     trial: Trial
     out_dir: Path
@@ -95,23 +78,6 @@ class Member:
     @property
     def history(self) -> Path:
         return self.out_dir / "metrics.jsonl"
-
-
-def expected_d_steps(trial: Trial) -> Optional[int]:
-    hp, unit, n = trial.hp, trial.budget_unit, trial.budget_steps
-    pac = int(getattr(hp, "pac", 1))
-    return {"d_steps": n, "g_steps": hp.d_warmup_steps + n * hp.n_disc,
-            "images": math.ceil(n / (hp.batch_size * pac))}.get(unit)
-
-
-def budget_used(trial: Trial, c: Counters, train_seconds: float) -> float:
-    return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images_seen, "seconds": train_seconds,
-            "flops": c.flops}[trial.budget_unit]
-
-
-def instance_noise_std(base: float, used: float, budget: float) -> float:
-    """Instance noise (Sonderby et al. 2016) annealed linearly to zero over the budget: base * (1 - used / budget)."""
-    return base * max(0.0, 1.0 - used / budget)
 
 
 def run_trial(trial: Trial, out_dir: Path, on_event: Optional[EventFn] = None, device: str = "cpu", data_dir=None,
@@ -345,8 +311,7 @@ class _Run:
         at the evaluation points up to there, is scored on test once (``milestone_<unit>_<value>_<metric>``)."""
         pack, c = self.pack, self.c
         e = pack.trials[0].eval
-        used = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images_seen, "flops": c.flops,
-                "seconds": self._train_seconds(run_train_start)}
+        used = used_by_unit(c, self._train_seconds(run_train_start))
         due = [milestone_name(u, v) for u, v in e.milestones if used[u] >= v]
         t0, cpu0 = time.perf_counter(), time.process_time()
         ncls = pack.info.num_classes if pack.conditional else None
