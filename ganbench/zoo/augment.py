@@ -118,7 +118,8 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     """``"color,translation"`` -> the primitives in order; an unknown name is a GanbenchError naming the allowed."""
     names = [p.strip() for p in str(policy).split(",") if p.strip()]
     if not names:
-        raise GanbenchError(f"an empty augmentation policy; allowed: a comma-separated list of {', '.join(POLICY_NAMES)}")
+        raise GanbenchError(f"an empty augmentation policy; allowed: a comma-separated list of "
+                            f"{', '.join(POLICY_NAMES)}")
     out = []
     for n in names:
         if n not in POLICY_NAMES:
