@@ -153,8 +153,9 @@ confirm: {seeds: adaptive, max_seeds: 12, step: 4, seed_offset: 100}
 
 
 def test_adaptive_rounds_stop_spending_on_decided_pairs(tmp_path):
-    """ns is far better than ls and hinge (decided at the first look); ls and hinge have the same mean and no
-    margin, so their pair can never be called: they take rounds up to max_seeds, ns stays at the first look."""
+    """ns is far better than ls and hinge (decided at the first look, whose O'Brien-Fleming level is strict); ls
+    and hinge have the same mean and no margin, so their pair is never called: they take rounds up to max_seeds,
+    ns stays at the first look. The trials returned are every one the design took."""
     path = tmp_path / "three.yaml"
     path.write_text(ADAPTIVE)
     suite, res = load_suite(path), tmp_path / "res"
@@ -164,7 +165,7 @@ def test_adaptive_rounds_stop_spending_on_decided_pairs(tmp_path):
     def score(t):
         key = (t.gan, t.seed)
         if key not in noise:
-            noise[key] = float(rng.normal(0, 0.01))
+            noise[key] = float(rng.normal(0, 0.001))
         mean = 0.2 if t.gan == "ns" else 0.6
         return mean + noise[key], mean + noise[key]
 
@@ -173,7 +174,12 @@ def test_adaptive_rounds_stop_spending_on_decided_pairs(tmp_path):
     seeds = {g: sorted(t.seed for t in trials if t.phase == "confirm" and t.gan == g) for g in ("ns", "ls", "hinge")}
     assert seeds["ns"] == list(range(100, 104))
     assert seeds["ls"] == seeds["hinge"] == list(range(100, 112))
-    assert len(trainer.calls) == 4  # the search, then looks at 4, 8 and 12 seeds
+    assert [len(c) for c in trainer.calls] == [6, 12, 8, 8]  # the search, then looks at 4, 8 and 12 seeds
+    assert {t.id for t in trials} == {i for c in trainer.calls for i in c}
+    # a rerun finds the design complete: nothing more to train
+    again = Trainer(res, score=score)
+    run_phases(suite, res, expand(suite), again, log=lambda s: None)
+    assert again.calls == []
 
 
 # ---------------------------------------------------------------------------------------------- end to end

@@ -115,8 +115,9 @@ def pair_state(suite: Suite, a: Trial, b: Trial, done: set, results: Path, decid
 
 def adaptive_seeds(suite: Suite, chosen: dict[Cell, Trial], results: Path,
                    log: Callable[[str], None] = print) -> dict[Cell, int]:
-    """Per chosen cell, how many confirmation seeds the adaptive design asks for now: the first look always; then
-    the next look of any of its pairs still pending, none for a cell whose pairs are all decided."""
+    """Per chosen cell, how many confirmation seeds the adaptive design asks for now: the first look always, and
+    for each of its pairs the look it waits for (pending) or took (decided, or undecided at max_seeds): a cell whose
+    pairs are all decided gets no more."""
     design = design_for(suite)
     done = finished_ids(results)
     first = looks(suite)[0]
@@ -132,9 +133,8 @@ def adaptive_seeds(suite: Suite, chosen: dict[Cell, Trial], results: Path,
             return design.decide(x, y, direction=direction, paired=True, margin=margin, m=m).verdict
 
         for ca, cb in itertools.combinations(sorted(cells), 2):
-            verdict, n = pair_state(suite, chosen[ca], chosen[cb], done, results, decide)
-            if verdict == "pending":
-                want[ca], want[cb] = max(want[ca], n), max(want[cb], n)
+            _, n = pair_state(suite, chosen[ca], chosen[cb], done, results, decide)
+            want[ca], want[cb] = max(want[ca], n), max(want[cb], n)  # the look it waits for, or was decided at
     return want
 
 
