@@ -364,3 +364,25 @@ def test_a_trial_whose_samples_are_not_precise_is_not_learned_whatever_its_fid(t
     assert table.loc["no-pr", "not learned"] == 0
     md = (res / "report" / "report.md").read_text()
     assert "its fid is at most 63.2 (" in md and "and its precision is at least 0.093 (better than the best noise" in md
+
+
+def test_pairwise_equivalence_against_the_declared_margin(tmp_path):
+    """analysis_margin (trials.csv, from the suite's analysis.margin) makes equivalence decidable: a and b differ by
+    at most 0.2 either way over 10 paired seeds (mean 0), well inside a margin of 1; c is worse by 5 in every seed.
+    A difference shown wins over equivalence, so b must differ from a in both directions to be equivalent."""
+    res = tmp_path / "r"
+    rng = np.random.default_rng(0)
+    offsets = [0.1, -0.1, 0.2, -0.2, 0.05, -0.05, 0.15, -0.15, 0.1, -0.1]
+    for seed in range(10):
+        base = 10.0 + rng.normal(0, 1)
+        for gan, score in (("a", base), ("b", base + offsets[seed]), ("c", base + 5 + seed * 0.01)):
+            tid = write_trial(res, gan=gan, seed=seed, score=score)
+            path = res / "trials" / tid / "config.json"
+            path.write_text(json.dumps({**json.loads(path.read_text()), "analysis_margin": 1.0}))
+    build_report(res)
+    pairs = _table(res / "report", "pairwise").set_index(["A", "B"])
+    assert (pairs.margin == 1.0).all()
+    assert pairs.loc[("a", "b"), "verdict"] == "equivalent" and pairs.loc[("a", "b"), "TOST p (Holm)"] < 0.05
+    assert pairs.loc[("a", "c"), "verdict"] == "better" and pairs.loc[("b", "c"), "verdict"] == "better"
+    md = (res / "report" / "report.md").read_text()
+    assert "**Equivalent** within +-1." in md and "cannot reject" not in md

@@ -15,9 +15,10 @@ look k rejects where its one-sided p <= 1 - Phi(c_k)). Two claims, each with its
   each one-sided at a.
 
 A verdict other than "undecided" is final at the look it is reached; "undecided" before the last look means:
-continue. Why written here rather than taken from a library: ``confseq`` (confidence sequences) is a C++ source
-build that does not build on this machine (no wheel for Python 3.11 on PyPI; pybind11/boost headers), and neither
-scipy nor statsmodels has group-sequential boundaries; the spending function and the recursion are a few lines of
+continue. Why written here rather than taken from a library: ``confseq`` 0.0.11 (confidence sequences) is a C++
+source build (scikit-build, CMake) that fails on this machine (CMake: Boost_INCLUDE_DIR NOTFOUND; a user would need
+the Boost headers installed to pip-install ganbench), and neither scipy nor statsmodels has group-sequential
+boundaries; the spending function and the recursion are a few lines of
 scipy (``scipy.stats.norm``, ``scipy.optimize.brentq``), checked against published boundaries in the tests.
 """
 from __future__ import annotations
