@@ -218,3 +218,24 @@ def test_sequential_equivalence_at_the_stated_power():
     rate = np.mean([_study(design, rng, 0.2, 0.8) == "equivalent" for _ in range(studies)])
     se = np.sqrt(stated * (1 - stated) / studies)
     assert stated - 3 * se <= rate <= fixed + 3 * se
+
+
+def test_report_judges_adaptive_runs_by_the_design_that_stopped_them():
+    import pandas as pd
+
+    from ganbench.report.chosen import Choice
+    from ganbench.report.pairwise import pairwise_table
+    from ganbench.report.tables import Group
+    rng = np.random.default_rng(2)
+    base = rng.normal(10.0, 1.0, 20)
+    scores = {"a": base, "b": base + 3.0 + rng.normal(0, 0.1, 20), "c": base + rng.normal(0, 0.1, 20)}
+    frame = pd.DataFrame([{"gan": g, "architecture": "mlp", "seed": s, "sample": 0, "status": "completed",
+                           "phase": "confirm", "best_fid": v[s], "analysis_margin": 1.0, "confirm_max_seeds": 20,
+                           "confirm_step": 5, "analysis_alpha": 0.05} for g, v in scores.items() for s in range(20)])
+    choices = {g: Choice(g, g, "lr=1", 0.0, 1, frame[frame.gan == g], "confirm", False) for g in scores}
+    pairs = pairwise_table(Group("digits", "fid", "min", {}, frame), choices).set_index(["A", "B"])
+    # a vs b: 3 FID apart with spread 0.1, decided at the first look (5 seeds), though 20 were run
+    assert pairs.loc[("a", "b"), "verdict"] == "better" and pairs.loc[("a", "b"), "n_A"] == 5
+    assert pairs.loc[("a", "b"), "p method"].startswith("group-sequential, look 1 of 4")
+    assert pairs.loc[("a", "c"), "verdict"] == "equivalent" and pairs.loc[("a", "c"), "n_A"] in (5, 10, 15, 20)
+    assert "O'Brien-Fleming" in pairs.loc[("a", "c"), "family"]

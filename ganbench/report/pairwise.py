@@ -5,8 +5,12 @@ equivalent, undecided) and the seeds per variant that would decide it at the obs
 
 Two families per group (dataset x protocol): the chosen configurations over their seeds (paired by seed where both
 variants ran the same seeds), and, where there is a search, every trial of the search (paired where draws are shared;
-no equivalence is claimed at this level: the margin is declared for a configuration's mean, not a search's)."""
+no equivalence is claimed at this level: the margin is declared for a configuration's mean, not a search's).
+Where the confirmation seeds were added adaptively (``design_of``), the chosen configurations are judged by the same
+group-sequential rule that stopped them, at the look each pair was decided (n_A, n_B: the seeds it took)."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -53,11 +57,47 @@ def _chosen_pair(ra: pd.DataFrame, rb: pd.DataFrame, col: str) -> tuple[np.ndarr
     return ra[col].to_numpy(float), rb[col].to_numpy(float), False
 
 
-def _rows(level: str, family: str, pairs: list, direction: str, margin: float | None) -> list[dict]:
-    """One family's rows: compare each (A, B, a, b, paired), Holm over the family."""
-    raw = [inference.compare_pair(a, b, direction, paired=p, margin=margin, m=len(pairs)) for _, _, a, b, p in pairs]
+DESIGN_COLUMNS = ("confirm_max_seeds", "confirm_step", "analysis_alpha")
+
+
+def design_of(frame: pd.DataFrame):
+    """The sequential design adaptive confirmation runs were stopped by (columns ``confirm_max_seeds``,
+    ``confirm_step``, ``analysis_alpha`` of trials.csv, one value each among confirmation trials), else None."""
+    if not all(c in frame for c in DESIGN_COLUMNS) or "phase" not in frame:
+        return None
+    confirm = frame[frame["phase"].astype(str) == "confirm"]
+    values = [pd.to_numeric(confirm[c], errors="coerce").dropna().unique() for c in DESIGN_COLUMNS]
+    if any(len(v) != 1 for v in values):
+        return None
+    max_seeds, step, alpha = int(values[0][0]), int(values[1][0]), float(values[2][0])
+    return inference.SequentialDesign(alpha=alpha, max_seeds=max_seeds, first=step, step=step)
+
+
+def sequential_verdict(design, a: np.ndarray, b: np.ndarray, direction: str, margin: float | None, m: int):
+    """The design's verdict at its first decisive look over seeds in order (a, b paired by seed, sorted), or at the
+    last look the seeds reach: the verdict and the seeds it took, as the adaptive run judged it."""
+    c = None
+    for n in design.looks:
+        if n > len(a):
+            break
+        c = design.decide(a[:n], b[:n], direction, True, margin, m)
+        if c.verdict != "undecided":
+            return c
+    return c if c is not None else design.decide(a, b, direction, True, margin, m)
+
+
+def _rows(level: str, family: str, pairs: list, direction: str, margin: float | None, design=None) -> list[dict]:
+    """One family's rows: compare each (A, B, a, b, paired), Holm over the family; with a sequential design (and
+    paired seeds), the design's verdict at the look it decided, its family error split alpha / m."""
+    m = len(pairs)
+    if design is not None and all(p for *_, p in pairs):
+        done = [sequential_verdict(design, a, b, direction, margin, m) for _, _, a, b, _ in pairs]
+        done = [replace(c, family=f"{family}: {c.family}", p_holm=min(1.0, c.p * m)) for c in done]
+    else:
+        raw = [inference.compare_pair(a, b, direction, paired=p, margin=margin, m=m) for _, _, a, b, p in pairs]
+        done = inference.correct_family(raw, family)
     rows = []
-    for (name_a, name_b, *_), c in zip(pairs, inference.correct_family(raw, family)):
+    for (name_a, name_b, *_), c in zip(pairs, done):
         rows.append({"level": level, "family": c.family, "A": name_a, "B": name_b, "n_A": c.n_a, "n_B": c.n_b,
                      "paired": c.paired, "difference [95% CI]": inference.interval_text(c.diff, c.low, c.high),
                      "test": c.test, "p": c.p, "p method": c.p_method, "p (Holm)": c.p_holm,
@@ -79,7 +119,8 @@ def pairwise_table(group: Group, choices: dict) -> pd.DataFrame:
     pairs = [(a, b, *_chosen_pair(choices[a].runs, choices[b].runs, col)) for i, a in enumerate(best)
              for b in best[i + 1:]]
     if pairs:
-        rows += _rows(CHOSEN, f"{group.dataset} x chosen configurations", pairs, direction, margin_of(frame))
+        rows += _rows(CHOSEN, f"{group.dataset} x chosen configurations", pairs, direction, margin_of(frame),
+                      design_of(frame))
     scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
     if "phase" in scored:
         scored = scored[scored["phase"].astype(str) != "confirm"]
@@ -123,6 +164,9 @@ def family_lines(pairs: pd.DataFrame) -> list[str]:
     out = []
     for family, rows in pairs.groupby("family", sort=False):
         first = rows.iloc[0]
+        if str(first["p method"]).startswith("group-sequential"):  # its own boundaries; no rank-test ceiling
+            out.append(f"Family **{family}**.")
+            continue
         n_a, n_b = int(rows.n_A.min()), int(rows.n_B.min())
         warning = inference.family_warning(n_a, n_b, bool(first.paired), len(rows))
         out.append(f"Family **{family}**" + (f": **{warning}**." if warning else "."))
