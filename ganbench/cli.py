@@ -36,7 +36,9 @@ def _cmd_validate(args) -> int:
     print(f"{args.suite}: valid; {len(trials)} trials = {configs} configurations ({len(suite.datasets)} datasets x "
           f"{len(suite.gans)} GANs x {len(suite.architectures)} architectures x search points) x "
           f"{len(suite.seeds)} seeds; budget {suite.budget.unit}={suite.budget.steps}")
-    _print_design(suite, trials, args)
+    from ganbench.execution.design import print_design
+
+    print_design(suite, trials, Path(args.results) if args.results else None, args.calibrate)
     if args.results:
         counts = {m: sum(1 for v in states.values() if STATE_MARKS[v] == m) for m in STATE_MARKS.values()}
         print(f"in {args.results}: {counts['done']} finished (done), {counts['resume']} to resume from their files "
@@ -46,40 +48,6 @@ def _cmd_validate(args) -> int:
         if warning:
             print(f"ganbench: warning: {warning}", file=sys.stderr)
     return 0
-
-
-def _print_design(suite, trials: list, args) -> None:
-    """Both phases and their sizes (steps; time with --calibrate), FLOPs/seconds budgets in D and G steps, and the
-    design's power per comparison family (warnings on stderr)."""
-    from ganbench.execution import sizing
-    from ganbench.execution.design import design_lines
-    from ganbench.execution.phases import cell_of
-    from ganbench.suite.expand import confirm_trials
-
-    data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
-    costs = sizing.measure_flops(trials, data_dir) if suite.budget.unit == "flops" else {}
-    if args.calibrate:
-        costs = sizing.calibrate(trials, args.calibrate, data_dir, flops=costs)
-    for line in sizing.budget_lines(trials, costs):
-        print(line)
-    print(sizing.size_line("phase 1 (search)", sizing.phase_size(trials, costs), suite))
-    if suite.confirm is not None:
-        first = {}
-        for t in trials:
-            first.setdefault(cell_of(t), t)
-        planned = [c for t in first.values() for c in confirm_trials(t, suite.confirm.seed_list())]
-        name = (f"phase 2 (confirm, {len(first)} chosen configurations x up to {suite.confirm.max_seeds} seeds in "
-                f"rounds of {suite.confirm.step}; at most)" if suite.confirm.adaptive else
-                f"phase 2 (confirm, {len(first)} chosen configurations x {suite.confirm.seeds} seeds)")
-        print(sizing.size_line(name, sizing.phase_size(planned, costs), suite))
-    else:
-        print("phase 2 (confirm): none declared (confirm: {seeds: N} retrains each chosen configuration on fresh "
-              "seeds)")
-    lines, warnings = design_lines(suite, Path(args.results) if args.results else None)
-    for line in lines:
-        print(line)
-    for warning in warnings:
-        print(f"ganbench: warning: {warning}", file=sys.stderr)
 
 
 IDENTITY = ("dataset", "gan", "architecture", "seed", "sample")
@@ -300,6 +268,18 @@ _positive_int = _int_at_least(1, "a positive integer")
 _non_negative_int = _int_at_least(0, "a whole number >= 0")
 
 
+def _validate_parser(sub) -> argparse.ArgumentParser:
+    val = sub.add_parser("validate", help="check a suite and print its trials without running them; with --results, "
+                                          "mark which are finished there and which would run")
+    val.add_argument("suite")
+    val.add_argument("--results", help="a results directory: mark each trial done/resume/rerun/run there, and warn "
+                                       "about finished trials of this suite that it no longer expands to")
+    val.add_argument("--calibrate", type=_positive_int, nargs="?", const=50, default=None, metavar="STEPS",
+                     help="time each distinct model for STEPS D steps (default 50) to estimate each phase's time and "
+                          "translate a seconds budget into D and G steps")
+    return val
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ganbench", description="Benchmark GAN losses and architectures.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -329,14 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     tri.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: resources.cpu)")
     tri.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a hyperparameter or a field of the suite; repeatable")
-    val = sub.add_parser("validate", help="check a suite and print its trials without running them; with --results, "
-                                          "mark which are finished there and which would run")
-    val.add_argument("suite")
-    val.add_argument("--results", help="a results directory: mark each trial done/resume/rerun/run there, and warn "
-                                       "about finished trials of this suite that it no longer expands to")
-    val.add_argument("--calibrate", type=_positive_int, nargs="?", const=50, default=None, metavar="STEPS",
-                     help="time each distinct model for STEPS D steps (default 50) to estimate each phase's time and "
-                          "translate a seconds budget into D and G steps")
+    val = _validate_parser(sub)
     for sp in (run, val):
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter (lr=1e-4) or a field (budget.d_steps=200); repeatable")

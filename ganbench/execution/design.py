@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -116,3 +117,37 @@ def design_lines(suite: Suite, results: Optional[Path] = None) -> tuple[list[str
         if warning:
             warnings.append(f"{head}: {warning}")
     return lines, warnings
+
+
+def print_design(suite: Suite, trials: list, results: Optional[Path] = None,
+                 calibrate: Optional[int] = None) -> None:
+    """Both phases and their sizes (steps; time with --calibrate), FLOPs/seconds budgets in D and G steps, and the
+    design's power per comparison family (warnings on stderr)."""
+    from ganbench.execution import sizing
+    from ganbench.execution.phases import cell_of
+    from ganbench.suite.expand import confirm_trials
+
+    data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
+    costs = sizing.measure_flops(trials, data_dir) if suite.budget.unit == "flops" else {}
+    if calibrate:
+        costs = sizing.calibrate(trials, calibrate, data_dir, flops=costs)
+    for line in sizing.budget_lines(trials, costs):
+        print(line)
+    print(sizing.size_line("phase 1 (search)", sizing.phase_size(trials, costs), suite))
+    if suite.confirm is not None:
+        first = {}
+        for t in trials:
+            first.setdefault(cell_of(t), t)
+        planned = [c for t in first.values() for c in confirm_trials(t, suite.confirm.seed_list())]
+        name = (f"phase 2 (confirm, {len(first)} chosen configurations x up to {suite.confirm.max_seeds} seeds in "
+                f"rounds of {suite.confirm.step}; at most)" if suite.confirm.adaptive else
+                f"phase 2 (confirm, {len(first)} chosen configurations x {suite.confirm.seeds} seeds)")
+        print(sizing.size_line(name, sizing.phase_size(planned, costs), suite))
+    else:
+        print("phase 2 (confirm): none declared (confirm: {seeds: N} retrains each chosen configuration on fresh "
+              "seeds)")
+    lines, warnings = design_lines(suite, results)
+    for line in lines:
+        print(line)
+    for warning in warnings:
+        print(f"ganbench: warning: {warning}", file=sys.stderr)

@@ -25,7 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ganbench.suite.schema import HParams, SearchSpec, Suite, milestone_of
+from ganbench.suite.schema import HParams, SearchSpec, Suite
+from ganbench.suite.study import milestone_of
 from ganbench.datasets import dataset_info
 from ganbench.suite.plan import EvalSettings, Trial, normal_penalties
 from ganbench.registry import GanbenchError
