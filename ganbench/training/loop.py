@@ -40,6 +40,7 @@ from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, 
     running_checkpoint, write_checkpoint
 from ganbench.training.device import resolve_device
 from ganbench.training.members import Members, zero_optimizer_member
+from ganbench.training.milestones import milestone_keys, score_milestones
 from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict
 from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
 from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
@@ -305,27 +306,11 @@ class _Run:
             zero_optimizer_member(pack.opt_d, k)
             pack.active[k] = 0.0
 
-    # ---- budget milestones (analysis.milestones)
+    # ---- budget milestones (analysis.milestones: ganbench.training.milestones)
     def _milestones(self, run_train_start: float) -> None:
-        """At each budget milestone passed (in any unit), every member's best-so-far generator, chosen on validation
-        at the evaluation points up to there, is scored on test once (``milestone_<unit>_<value>_<metric>``)."""
-        pack, c = self.pack, self.c
-        e = pack.trials[0].eval
-        used = used_by_unit(c, self._train_seconds(run_train_start))
-        due = [milestone_name(u, v) for u, v in e.milestones if used[u] >= v]
         t0, cpu0 = time.perf_counter(), time.process_time()
-        ncls = pack.info.num_classes if pack.conditional else None
-        for m in self.members:
-            for name in due:
-                if name in m.milestones:
-                    continue
-                if m.best.state is None:  # no evaluation before the milestone: nothing chosen there, ever
-                    m.milestones[name] = {}
-                    continue
-                fakes, _ = generate(Members([_loaded(pack.G, m.best.state)]), pack.hp, ncls, e.n_samples, "test",
-                                    self.dev)
-                values, _ = pack.evaluator.evaluate(fakes[0], "test")
-                m.milestones[name] = {**values, "best_d_steps": m.best.d_steps}
+        score_milestones(self.pack, self.members, used_by_unit(self.c, self._train_seconds(run_train_start)),
+                         self.dev, lambda state: _loaded(self.pack.G, state))
         self.eval_seconds += time.perf_counter() - t0
         self.eval_cpu += time.process_time() - cpu0
 
@@ -394,7 +379,7 @@ class _Run:
         beside = beside_values(pack, "test", e.n_samples, self.dev, completed)  # ema_final_<value>
         summaries = []
         for k, m in enumerate(self.members):
-            summary_metrics, provenance = {}, {}
+            summary_metrics, provenance = milestone_keys(m.milestones), {}  # milestone_<unit>_<value>_<metric>
             if k in final_values:
                 values, provenance = final_values[k]
                 summary_metrics.update({f"final_{n}": v for n, v in values.items()})
@@ -428,22 +413,12 @@ class _Run:
                 "device": str(self.dev),
                 "num_threads": torch.get_num_threads(), "pack_size": pack.k,
                 "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
-                "notes": self.notes, **self.meta, **summary_metrics, **_flat_milestones(m.milestones),
-                "provenance": provenance,
+                "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
             }
             atomic_write_json(m.out_dir / "summary.json", summary)
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)
         return summaries
-
-
-def milestone_name(unit: str, value: float) -> str:
-    """``milestone_<unit>_<value>``, e.g. milestone_d_steps_2000 or milestone_flops_5e+11."""
-    return f"milestone_{unit}_{value:g}"
-
-
-def _flat_milestones(milestones: dict) -> dict:
-    return {f"{name}_{metric}": v for name, values in sorted(milestones.items()) for metric, v in values.items()}
 
 
 def _loaded(G: Members, state: dict) -> torch.nn.Module:
