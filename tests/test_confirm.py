@@ -301,3 +301,27 @@ def test_progress_lines_name_the_configuration_and_come_every_minute(tmp_path, m
                                         "best_mode_tv": 0.5, "wall_seconds": 3})
     assert lines[1] == f"[1/3] {trials[0].id} ring8 ns mlp seed=0 [lr=0.0001]: completed mode_tv=0.5 (3s)"
     assert lines[2] == f"[2/3] {trials[2].id} ring8 ns mlp seed=10 confirm [lr=0.0001]: completed mode_tv=0.5 (3s)"
+
+
+@pytest.mark.slow
+def test_ganbench_run_runs_both_phases_through_ray(tmp_path):
+    """`ganbench run` (a local Ray started once for both rounds): the search, then the chosen configuration on the
+    confirmation seeds; a second run has nothing left to train."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "e2e.yaml"
+    path.write_text(TINY)
+    res = tmp_path / "res"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "ganbench.cli", "run", str(path), "--results", str(res), "--num-cpus", "2"]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "search: 2 trials to run" in run.stdout and "phase 2: 2 confirmation trials" in run.stdout
+    frame = pd.read_csv(res / "trials.csv")
+    search, confirm = frame[frame.phase == "search"], frame[frame.phase == "confirm"]
+    assert sorted(confirm.seed) == [50, 51] and set(frame.status) == {"completed"}
+    assert set(confirm.hp_lr) == {search.loc[search.best_val_mode_tv.idxmin(), "hp_lr"]}
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0 and "trials to run" not in again.stdout
