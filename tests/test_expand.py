@@ -246,6 +246,7 @@ def test_milestones_in_any_unit_resolve_against_the_budget(tmp_path):
     ("confirm: {seeds: 5, max_seeds: 10}", "max_seeds applies to seeds: adaptive"),
     ("confirm: {seeds: adaptive, max_seeds: 3, step: 4}", "max_seeds 3 is below step 4"),
     ("confirm: {seeds: 3, seed_offset: 1}", "confirm.seed_offset: confirmation seeds 1..3 overlap the search's seeds [1]"),
+    ("confirm: {seeds: 3}\nresources: {early_stopping: asha}", "a suite with a confirmation phase trains every trial"),
     ("analysis: {margin: {ring9: 0.1}}", "analysis.margin: unknown dataset of this suite 'ring9' (did you mean 'ring8'?)"),
     ("analysis: {seed_sd: {ring8: 0}}", "analysis.seed_sd: key 'ring8': expected a positive number"),
     ("analysis: {alpha: 0.7}", "analysis.alpha"),

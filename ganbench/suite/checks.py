@@ -194,6 +194,11 @@ def check_phases(suite: Suite, source: str, blame: Optional[dict] = None) -> Non
             raise GanbenchError(f"{label_for('confirm.seed_offset', source, blame)}: confirm.seed_offset: "
                                 f"confirmation seeds {seeds[0]}..{seeds[-1]} overlap the search's seeds {overlap}; "
                                 f"allowed: a seed_offset above {max(suite.seeds)} (phase 2 trains on fresh seeds)")
+        if suite.resources.early_stopping is not None:
+            raise GanbenchError(f"{label_for('resources.early_stopping', source, blame)}: resources.early_stopping: "
+                                f"a suite with a confirmation phase trains every trial to its full budget (a stopped "
+                                f"search trial would make the choice on cut scores); allowed: early_stopping for "
+                                f"exploration suites without confirm")
 
 
 def check_trial(trial: Trial) -> None:
