@@ -190,3 +190,20 @@ def test_a_seconds_budget_needs_and_gets_a_calibration(tmp_path, capsys):
     line = next(x for x in out.splitlines() if x.startswith("budget seconds=3: ring8 ns mlp: about "))
     assert line.endswith(" G steps (calibrated)")
     assert "of one CPU thread (calibrated; about" in out
+
+
+def test_the_seed_spread_is_that_of_the_configurations_chosen_on_validation(tmp_path, capsys):
+    """A poor configuration's spread says little about the runs the verdicts use: the spread is pooled over each
+    GAN entry's configuration chosen on validation."""
+    path = tmp_path / "grid.yaml"
+    path.write_text(FIVE.replace("seeds: [0, 1, 2, 3, 4]", "seeds: [0, 1, 2, 3, 4]\nhparams: {lr: [1.0e-4, 4.0e-4]}"))
+    res = tmp_path / "res"
+    for t in expand(load_suite(path)):
+        good = t.hparams["lr"] == 1e-4
+        write_trial_config(res, t)
+        atomic_write_json(trial_dir(res, t.id) / "summary.json",
+                          {"status": "completed", "primary": "mode_tv", "best_val_mode_tv": 0.2 if good else 0.9,
+                           "best_mode_tv": (0.1 * t.seed) if good else (10.0 * t.seed)})
+    assert main(["validate", str(path), "--results", str(res)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("family ring8 x mlp"))
+    assert f"(seed sd 0.158, from 25 earlier trials in {res})" in line

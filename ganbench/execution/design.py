@@ -53,7 +53,8 @@ def verdict_seeds(suite: Suite) -> tuple[int, bool, str]:
 
 def pooled_sd(results: Optional[Path], suite: Suite, fam: Family) -> tuple[Optional[float], int]:
     """(pooled sd over seeds of one configuration, finished trials behind it) from earlier trials of this family's
-    cells in ``results`` (either phase); (None, 0) without two seeds of one configuration."""
+    cells in ``results``: the confirmation runs where there are some, else the configurations chosen on validation
+    (all configurations where nothing can be chosen); (None, 0) without two seeds of one configuration."""
     if results is None or not (Path(results) / "trials").is_dir():
         return None, 0
     import pandas as pd
@@ -74,6 +75,18 @@ def pooled_sd(results: Optional[Path], suite: Suite, fam: Family) -> tuple[Optio
         return None, 0
     frame = frame.assign(configuration=configuration_keys(frame), _v=pd.to_numeric(frame[column], errors="coerce"))
     frame = frame.dropna(subset=["_v"])
+    if "phase" in frame and (frame["phase"] == "confirm").any():  # the runs verdicts use
+        frame = frame[frame["phase"] == "confirm"]
+    else:  # each GAN entry's configuration chosen on validation (a poor configuration's spread says little)
+        from ganbench.evaluation.metric import output_direction
+        from ganbench.selection import choose_configurations
+
+        from ganbench.results import read_history
+
+        history = read_history(Path(results), list(frame["trial_id"]))  # results written before best_val_<metric>
+        chosen = choose_configurations(frame, primary, output_direction(primary), history)
+        if len(chosen):
+            frame = frame[frame["configuration"].isin(set(chosen["configuration"]))]
     groups = [g["_v"].to_numpy() for _, g in frame.groupby(["gan", "configuration"]) if len(g) >= 2]
     dof = sum(len(g) - 1 for g in groups)
     if not dof:
