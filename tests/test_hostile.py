@@ -107,7 +107,7 @@ CASES = [
     ("architecture-familiar-name", V, sub("architectures: [mlp]", "architectures: [dcgan64]"),
      ["architectures[0].name: unknown architecture 'dcgan64' (did you mean 'dcgan'?); allowed: dcgan, infogan"]),
     ("metric-familiar-name", V, DIGITS + "eval: {metrics: [precision]}\n",
-     ["eval.metrics: unknown metric 'precision' (did you mean 'pr'?); allowed: birthday, dc, fid, is, kid, memorisation, modes, pr, swd, swd_features"]),
+     ["eval.metrics: unknown metric 'precision' (did you mean 'pr'?); allowed: birthday, cmmd, dc, fd_dinov2, fd_dinov2_vitb14, fid, is, kid, memorisation, modes, pr, swd, swd_features"]),
     ("metric-with-protocol", V, DIGITS + "eval: {metrics: [fid10k]}\n",
      ["unknown metric 'fid10k' (did you mean 'fid'?)"]),
     ("dataset-familiar-name", V, sub("[ring8]", "[CIFAR-10]"),

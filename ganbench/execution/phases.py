@@ -9,7 +9,7 @@ confirmation seeds ``confirm.seed_offset, seed_offset + 1, ...``, disjoint from 
 - ``confirm: {seeds: N}``: the first N confirmation seeds, for every cell.
 - ``confirm: {seeds: adaptive, max_seeds: M, step: k}``: rounds of k seeds. At each look (k, 2k, ... M seeds) every
   pair of a family still undecided is judged on the test scores of its first n confirmation seeds, paired by seed,
-  with the sequential rule of ``ganbench.report.inference.SequentialDesign`` (its alpha spending keeps looking after
+  with the sequential rule of ``ganbench.report.sequential.SequentialDesign`` (its alpha spending keeps looking after
   every round from inflating the error rates); a verdict other than "undecided" is final. A cell gets its next round
   only while one of its pairs is undecided: no seeds are spent on decided pairs.
 
@@ -79,7 +79,7 @@ def _score(results: Path, t: Trial) -> Optional[float]:
 
 
 def design_for(suite: Suite):
-    from ganbench.report.inference import SequentialDesign
+    from ganbench.report.sequential import SequentialDesign
 
     c = suite.confirm
     return SequentialDesign(alpha=suite.analysis.alpha, max_seeds=c.max_seeds, first=c.step, step=c.step)

@@ -339,6 +339,3 @@ def interval_text(diff: float, low: float, high: float) -> str:
         return round_to_uncertainty(diff, half)
     return (f"{round_to_uncertainty(diff, half)} [{round_to_uncertainty(low, half)}, "
             f"{round_to_uncertainty(high, half)}]")
-
-
-from ganbench.report.sequential import SequentialDesign  # noqa: E402 (re-exported; it builds on the above)

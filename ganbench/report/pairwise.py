@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench.report import inference
+from ganbench.report.sequential import SequentialDesign
 from ganbench.report.tables import SCORED, Group, _searched, variant_names
 
 CHOSEN = "best configuration over seeds"
@@ -70,7 +71,7 @@ def design_of(frame: pd.DataFrame):
     if any(len(v) != 1 for v in values):
         return None
     max_seeds, step, alpha = int(values[0][0]), int(values[1][0]), float(values[2][0])
-    return inference.SequentialDesign(alpha=alpha, max_seeds=max_seeds, first=step, step=step)
+    return SequentialDesign(alpha=alpha, max_seeds=max_seeds, first=step, step=step)
 
 
 def sequential_verdict(design, a: np.ndarray, b: np.ndarray, direction: str, margin: float | None, m: int):

@@ -1,22 +1,13 @@
 """The trainer: ``run_pack`` trains K trials as one (``run_trial`` is K = 1) under their budget, scores them, and
 writes each trial's files into its own directory. It knows nothing about Ray.
-
-Budget accounting (compare_gan's convention): a *step* is a discriminator step; G is updated once every ``n_disc``
-D steps (after ``d_warmup_steps``). Budgets are counted in D steps, G steps, real images seen by D, training seconds
-or FLOPs (one trial's D and G step measured once with torch.utils.flop_counter: matmuls and convolutions, the
-penalties' double backward included). A trial stops exactly at its budget (a G-step budget right after the G step
-that reaches it) and records what it used in every unit.
-
+Budgets (``training/budget.py``): D steps, G steps, images, seconds or FLOPs; a trial stops exactly at its budget.
 Model selection is held out: at every evaluation point each generator is scored on the ``val`` split and the best
 one (by the primary metric) is kept; at the end the final and the best generator are scored on ``test``.
-A NaN or inf in a member's losses or gradient norm (checked every ``check_every_d_steps`` D steps and at every
-evaluation point, with no per-step host synchronisation) marks it ``diverged``: it keeps its last good metrics and
-is frozen, while the other members of its pack go on.
+A NaN or inf in a member's losses or gradient norm marks it ``diverged``: it keeps its last good metrics and is
+frozen, while the other members of its pack go on.
 
-Checkpoints: every ``checkpoint_every_d_steps`` D steps each trial's ``checkpoint.pt`` holds everything needed to go
-on (networks, optimisers, loss state, counters, the best generator so far, the length of its history, the running
-diagnostics and its random streams), written atomically. A trial started again with a ``running`` checkpoint resumes
-from it and ends with exactly the numbers of an uninterrupted run (CPU, same pack).
+Checkpoints (``training/checkpoint.py``): a trial started again with a ``running`` checkpoint resumes from it and
+ends with exactly the numbers of an uninterrupted run (CPU, same pack).
 """
 from __future__ import annotations
 
@@ -32,17 +23,16 @@ import torch
 from ganbench.datasets import load_split
 from ganbench.paths import atomic_write_json, using_cache
 from ganbench.suite.plan import Trial
-from ganbench.evaluation.pictures import save_nearest_neighbours
 from ganbench.training.sinks import open_sinks
-from ganbench.evaluation.pictures import save_samples
 from ganbench.training.budget import Counters, budget_used, expected_d_steps, instance_noise_std, used as used_by_unit
 from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
 from ganbench.training.device import resolve_device
 from ganbench.training.members import Members, zero_optimizer_member
+from ganbench.training.best import loaded_generator, score_best
 from ganbench.training.milestones import milestone_keys, score_milestones
 from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict
-from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance, save_torch
+from ganbench.training.scoring import BestTracker, critic_estimate, generate, mean_pairwise_distance
 from ganbench.training.steps import Diagnostics, d_step, g_step, step_flops
 from ganbench.training.ema import beside_values, scored_generator, scored_provenance
 
@@ -310,7 +300,7 @@ class _Run:
     def _milestones(self, run_train_start: float) -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
         score_milestones(self.pack, self.members, used_by_unit(self.c, self._train_seconds(run_train_start)),
-                         self.dev, lambda state: _loaded(self.pack.G, state))
+                         self.dev, lambda state: loaded_generator(self.pack.G, state))
         self.eval_seconds += time.perf_counter() - t0
         self.eval_cpu += time.process_time() - cpu0
 
@@ -370,7 +360,7 @@ class _Run:
             for k in completed:
                 m = self.members[k]
                 if m.final_state is not None:  # stopped early inside a pack: its generator at the stop
-                    fakes_k = generate(Members([_loaded(pack.G, m.final_state)]), pack.hp, ncls, e.n_samples,
+                    fakes_k = generate(Members([loaded_generator(pack.G, m.final_state)]), pack.hp, ncls, e.n_samples,
                                        "test", self.dev)[0][0]
                 else:
                     fakes_k = fakes[k]
@@ -387,20 +377,9 @@ class _Run:
             else:  # diverged: the final generator is broken; its last good validation metrics stand
                 summary_metrics.update({f"final_{n}": v for n, v in m.last_metrics.items()})
             if m.best.state is not None:
-                shell = Members([_loaded(pack.G, m.best.state)])
-                fakes, _ = generate(shell, pack.hp, ncls, e.n_samples, "test", self.dev)
-                values, prov = pack.evaluator.evaluate(fakes[0], "test")
+                values, prov = score_best(pack, m, ncls, self.dev)
                 provenance = provenance or scored_provenance(pack, prov)
                 summary_metrics.update({f"best_{n}": v for n, v in values.items()})
-                save_torch({"trial_id": m.trial.id, "d_steps": m.best.d_steps, "generator": m.best.state},
-                           m.out_dir / "best_generator.pt")
-                samples, _ = generate(shell, pack.hp, ncls, 256, "test", self.dev)
-                toy = pack.info.kind == "toy"
-                save_samples(samples[0], pack.info, m.out_dir / "samples.png", real=pack.x[:2000].cpu() if toy else None,
-                             scores=values if toy else None,
-                             title=f"{m.trial.gan} / {m.trial.architecture}, seed {m.trial.seed} (best, test)")
-                if not toy:  # the seed texts' memorisation check: samples beside their nearest training images
-                    save_nearest_neighbours(samples[0][:8], pack.x.cpu(), pack.info, m.out_dir / "nearest.png")
             if m.status == "completed":
                 self._write_checkpoint(k, final=True)
             summary = {
@@ -419,16 +398,3 @@ class _Run:
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)
         return summaries
-
-
-def _loaded(G: Members, state: dict) -> torch.nn.Module:
-    """A single-trial generator holding ``state`` (G's shell module)."""
-    module = G.shell if G.k > 1 else _clone_module(G.module)
-    module.load_state_dict(state)
-    return module
-
-
-def _clone_module(module: torch.nn.Module) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(getattr(module, "_orig_mod", module))
