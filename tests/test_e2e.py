@@ -62,7 +62,7 @@ def test_report_has_tables_and_figures(ran):
     assert len(figures) >= 4 and all(f.stat().st_size > 1000 for f in figures)
     assert len(list((report / "samples").glob("*.png"))) == 4
     summary = pd.read_csv(report / "summary.csv")
-    assert set(summary.columns) >= {"dataset", "metric", "gan", "best", "median", "best config mean", "trials"}
+    assert set(summary.columns) >= {"dataset", "metric", "gan", "selected_on", "median", "chosen config mean", "trials"}
 
 
 def test_rerun_skips_finished_and_widening_runs_only_new(ran, tmp_path):

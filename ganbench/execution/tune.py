@@ -165,8 +165,9 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     store = open_storage(storage, results)
     harvest(store, suite.name, results, lambda tid: checkpoint_d_steps(results, tid), log)
     done = finished_ids(results, also=("stopped",) if scheduler else ())
-    log(f"suite {suite.name}: {len(trials)} search trials, {sum(1 for t in trials if t.id in done)} already finished "
-        f"in {results}" + (f"; phase 2: {describe_confirm(suite)}" if suite.confirm else ""))
+    n_done = sum(1 for t in trials if t.id in done)
+    log(f"suite {suite.name}: {len(trials)} search trials, {n_done} already finished in {results}, "
+        f"{len(trials) - n_done} to run" + (f"; phase 2: {describe_confirm(suite)}" if suite.confirm else ""))
     rounds = _Rounds(suite, results, data_dir, store, launch, scheduler, suite_path, log)
     try:
         trials = run_phases(suite, results, trials, rounds.run, log, also_done=("stopped",) if scheduler else ())
