@@ -187,7 +187,6 @@ CASES = [
     ("set-bad-value", V + ["--set", "lr=abc"], BASE, ["--set lr=abc: hparams.lr: Input should be a valid number"]),
     ("set-zero-budget", V + ["--set", "budget.d_steps=0"], BASE,
      ["--set budget.d_steps=0: budget.d_steps: Input should be"]),
-    ("set-second-unit", V + ["--set", "budget.g_steps=5"], BASE, ["--set budget.g_steps=5: budget: give exactly one"]),
     ("set-unknown-metric", V + ["--set", "eval.metrics=[precision]"], DIGITS,
      ["--set eval.metrics=[precision]: eval.metrics: unknown metric 'precision' (did you mean 'pr'?)"]),
     ("set-without-value", V + ["--set", "lr"], BASE, ["--set lr: expected KEY=VALUE"]),
