@@ -404,7 +404,7 @@ def test_run_again_retrains_only_the_corrupt_trials(damaged):
     kept = snapshot(res / "trials" / c)
     proc = _cli("run", str(tmp / "tiny.yaml"), "--results", str(res), "--num-cpus", "2", cwd=tmp)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 trials, 1 already finished" in proc.stdout
+    assert "3 search trials, 1 already finished" in proc.stdout
     import pandas as pd
 
     frame = pd.read_csv(res / "trials.csv")
