@@ -119,16 +119,7 @@ def plot_scores(data: pd.DataFrame, col: str, colors: dict, path: Path, title: s
         if nl.any():
             ax.scatter(x[nl], d[col][nl], facecolor="none", edgecolor=colors[v], s=22, zorder=3, lw=1,
                        label="open marker: not learned")
-    ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0, ha="right" if len(order) > 4
-                  else "center")
-    _baseline_lines(ax, entry, threshold)
-    values = [*data[col]] + ([float(entry["noise"]["mean"]), float(entry["real"]["mean"])] if entry else [])
-    if spans_decades(values, col):
-        ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    _legend(ax, colors, loc="best")
-    _save(fig, path)
+    _finish_variant_axes(fig, ax, order, entry, threshold, [*data[col]], col, ylabel, title, colors, path)
     return True
 
 
@@ -235,17 +226,8 @@ def plot_chosen(runs: dict, colors: dict, path: Path, title: str, ylabel: str, i
         err = [[mean - lo], [hi - mean]] if np.isfinite(lo) and np.isfinite(hi) else None
         ax.errorbar([i + 0.15], [mean], yerr=err, fmt="o", color=colors[v], capsize=4, ms=6)
     ax.errorbar([], [], yerr=[], fmt="o", color="0.3", capsize=4, label="mean, bar: 95% interval over seeds")
-    ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0,
-                  ha="right" if len(order) > 4 else "center")
-    _baseline_lines(ax, entry, None)
-    values = [*np.concatenate(list(runs.values()))] + ([float(entry["noise"]["mean"]), float(entry["real"]["mean"])]
-                                                        if entry else [])
-    if spans_decades(values, metric):
-        ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    _legend(ax, colors, loc="best")
-    _save(fig, path)
+    _finish_variant_axes(fig, ax, order, entry, None, [*np.concatenate(list(runs.values()))], metric, ylabel, title,
+                         colors, path)
     return True
 
 
@@ -325,3 +307,17 @@ def plot_precision_recall(data: pd.DataFrame, colors: dict, path: Path, title: s
     _legend(ax, colors, loc="best")
     _save(fig, path)
     return True
+
+
+def _finish_variant_axes(fig, ax, order, entry, threshold, values, metric, ylabel, title, colors, path) -> None:
+    """Variants along x, the baselines' lines, a log axis only where the values (and baselines) span decades."""
+    ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0,
+                  ha="right" if len(order) > 4 else "center")
+    _baseline_lines(ax, entry, threshold)
+    values = values + ([float(entry["noise"]["mean"]), float(entry["real"]["mean"])] if entry else [])
+    if spans_decades(values, metric):
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    _legend(ax, colors, loc="best")
+    _save(fig, path)
