@@ -108,25 +108,37 @@ def _rows(level: str, family: str, pairs: list, direction: str, margin: float | 
     return rows
 
 
-def pairwise_table(group: Group, choices: dict) -> pd.DataFrame:
+def chosen_pairs(runs: dict, col: str) -> list:
+    """(A, B, a, b, paired) for every pair of variants whose runs (name -> trials) hold scores in ``col``."""
+    names = sorted(n for n, r in runs.items() if len(r) and col in r and r[col].notna().any())
+    return [(a, b, *_chosen_pair(runs[a], runs[b], col)) for i, a in enumerate(names) for b in names[i + 1:]]
+
+
+def chosen_family(group: Group, runs: dict, col: str, family: str, design=None) -> list[dict]:
+    """The rows of the family of chosen configurations scored by ``col`` (``best_<metric>``, or a budget
+    milestone's ``milestone_<unit>_<value>_<metric>``): Holm over its pairs, or the sequential ``design``."""
+    pairs = chosen_pairs(runs, col)
+    if not pairs or group.direction is None:
+        return []
+    return _rows(CHOSEN, family, pairs, group.direction, margin_of(group.frame), design)
+
+
+def pairwise_table(group: Group, choices: dict, col: str | None = None, label: str = "",
+                   search: bool = True) -> pd.DataFrame:
     """Every pair of variants in two families: the chosen configurations over seeds, and every trial of the search
-    (where there is one). Differences are A - B oriented so that a positive difference means A is better."""
+    (where there is one, and ``search``). Differences are A - B oriented so that a positive difference means A is
+    better. ``col``: the score compared (default ``best_<metric>``); ``label`` is added to the families' names."""
     frame, metric, direction = group.frame, group.metric, group.direction
-    col = f"best_{metric}"
+    col = col or f"best_{metric}"
     if direction is None or col not in frame:
         return pd.DataFrame()
-    rows = []
-    best = sorted(n for n, c in choices.items() if len(c.runs))
-    pairs = [(a, b, *_chosen_pair(choices[a].runs, choices[b].runs, col)) for i, a in enumerate(best)
-             for b in best[i + 1:]]
-    if pairs:
-        rows += _rows(CHOSEN, f"{group.dataset} x chosen configurations", pairs, direction, margin_of(frame),
-                      design_of(frame))
+    rows = chosen_family(group, {n: c.runs for n, c in choices.items()}, col,
+                         f"{group.dataset} x chosen configurations{label}", design_of(frame))
     scored = frame[frame.status.isin(SCORED) & frame[col].notna()]
     if "phase" in scored:
         scored = scored[scored["phase"].astype(str) != "confirm"]
     snames = variant_names(frame).reindex(scored.index)
-    if len(scored) and scored.groupby(snames)["sample"].nunique().max() > 1:
+    if search and len(scored) and scored.groupby(snames)["sample"].nunique().max() > 1:
         variants, pairs = sorted(snames.unique()), []
         for i, a in enumerate(variants):
             for b in variants[i + 1:]:
@@ -135,7 +147,7 @@ def pairwise_table(group: Group, choices: dict) -> pd.DataFrame:
                 if paired:
                     fa, fb = fa.sort_values(["sample", "seed"]), fb.sort_values(["sample", "seed"])
                 pairs.append((a, b, fa[col].to_numpy(float), fb[col].to_numpy(float), paired))
-        rows += _rows(SEARCH, f"{group.dataset} x whole search", pairs, direction, None)
+        rows += _rows(SEARCH, f"{group.dataset} x whole search{label}", pairs, direction, None)
     return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame()
 
 
