@@ -213,7 +213,8 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stats(args) -> int:
-    from ganbench.evaluation.baselines import Protocol, compute_baselines, format_record
+    from ganbench.evaluation.baselines import compute_baselines, format_record
+    from ganbench.protocol import Evaluation
     from ganbench.datasets import dataset_info, load_split
     from ganbench.evaluation.evaluator import ReferenceKey, compute_reference, reference_n_real
     from ganbench.evaluation.extractors import get_extractor
@@ -234,8 +235,8 @@ def _cmd_stats(args) -> int:
     if args.no_baselines:
         return 0
     # the baselines a trial with eval {n_samples: --n-samples, n_real: --n} is compared with
-    protocol = Protocol(args.dataset, (), extractor.name if extractor else None, args.n_samples,
-                        args.n if info.kind == "image" else None)
+    protocol = Evaluation(args.dataset, (), extractor.name if extractor else None, args.n_samples,
+                          args.n if info.kind == "image" else None)
     for record in compute_baselines(protocol, info.default_metrics, data_dir=args.data_dir, draws=args.draws):
         if info.kind == "toy" or record["split"] in args.split:
             print("\n".join(format_record(record)))

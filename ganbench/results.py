@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ganbench.paths import atomic_write_json, atomic_write_text
+from ganbench.protocol import BASELINE_MATCH, RECORDED, config_columns
 from ganbench.registry import GanbenchError
 
 TERMINAL = ("completed", "diverged")  # a trial in one of these states is not run again
@@ -109,7 +110,7 @@ def _flatten_row(config: dict, summary: dict) -> dict:
            "suite": config["suite"], "gan": config["gan"], "variant": config["variant"], "loss": config["loss"],
            "penalty": config["penalty"], "dataset": config["dataset"], "architecture": config["architecture"],
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
-           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **_protocol_columns(config),
+           "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **config_columns(config),
            "phase": config.get("phase") or "search", "analysis_margin": config.get("analysis_margin")}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
     for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
@@ -121,12 +122,10 @@ def _flatten_row(config: dict, summary: dict) -> dict:
             row[key] = value
     prov = summary.get("provenance") or {}
     for metric, p in sorted(prov.items()):  # provenance columns: numbers of different protocol never share a column
-        for field in PROVENANCE_FIELDS:
+        for field in RECORDED:
             row[f"{metric}_{field}"] = p.get(field)
     return row
 
-
-PROVENANCE_FIELDS = ("extractor", "n_real", "n_fake", "split", "direction")
 
 # ------------------------------------------------------------------ score keys of summary.json and trials.csv
 # ``<kind>_<value>``: ``final_fid`` (the last generator on test), ``best_fid`` (the generator chosen on validation,
@@ -155,7 +154,7 @@ def parse_score_key(key: str) -> Optional[tuple[str, str]]:
 # ------------------------------------------------------------------------------------------- baselines.json
 BASELINES_FILE = "baselines.json"
 BASELINES_VERSION = 1
-BASELINE_FIELDS = ("dataset", "dataset_options", "split", "extractor", "n_real", "n_fake", "metrics")  # every record
+BASELINE_FIELDS = (*BASELINE_MATCH, "metrics")  # every record
 
 
 def read_baselines_file(path: Path) -> list[dict]:
@@ -182,15 +181,6 @@ def read_baselines_file(path: Path) -> list[dict]:
 
 def write_baselines_file(path: Path, records: list[dict]) -> None:
     atomic_write_json(Path(path), {"version": BASELINES_VERSION, "baselines": records})
-
-
-def _protocol_columns(config: dict) -> dict:
-    """The trial's protocol as columns (dataset options, evaluation settings), so trials of different protocol are
-    told apart from trials.csv alone."""
-    e = config.get("eval") or {}
-    return {"dataset_options": json.dumps(config.get("dataset_options") or {}, sort_keys=True),
-            "primary": e.get("primary"),  # the summary's, where there is one, replaces it
-            **{f"eval_{k}": e.get(k) for k in ("every_d_steps", "every_g_steps", "n_samples", "n_real")}}
 
 
 UNKNOWN = "unknown"  # identity of a trial whose config.json cannot be read

@@ -19,12 +19,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ganbench import protocol
+
 SCORED = ("completed", "diverged")
-# The protocol a choice never crosses: dataset and its options, budget, evaluation settings, primary metric...
-PROTOCOL_COLUMNS = ("dataset", "dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
-                    "eval_every_g_steps", "eval_n_samples", "eval_n_real", "primary")
-# ... and the provenance of the metric's scores (``<metric>_<field>``).
-PROVENANCE = ("extractor", "n_real", "n_fake", "split")
 CELL_COLUMNS = ("gan", "architecture")
 
 
@@ -65,12 +62,6 @@ def configuration_keys(trials: pd.DataFrame) -> pd.Series:
     if not hp:
         return pd.Series("", index=trials.index, dtype=object)
     return trials[hp].apply(configuration_key, axis=1).astype(object)
-
-
-def protocol_columns(trials: pd.DataFrame, metric: str) -> list[str]:
-    """The columns that split a choice: protocol settings and the metric's provenance, where the table has them."""
-    cols = [c for c in PROTOCOL_COLUMNS if c in trials]
-    return cols + [f"{metric}_{f}" for f in PROVENANCE if f"{metric}_{f}" in trials]
 
 
 def validation_values(trials: pd.DataFrame, metric: str, history: pd.DataFrame | None = None) -> pd.Series:
@@ -124,7 +115,7 @@ def choose_configurations(trials: pd.DataFrame, metric: str, direction: str,
     frame = frame[frame["status"].isin(SCORED)] if "status" in frame else frame
     frame = frame.assign(configuration=configuration_keys(frame),
                          _val=validation_values(frame, metric, history)).dropna(subset=["_val"])
-    cell_cols = [c for c in CELL_COLUMNS if c in frame] + protocol_columns(frame, metric)
+    cell_cols = [c for c in CELL_COLUMNS if c in frame] + protocol.columns(frame, metric)  # never across protocols
     hp = [c for c in frame.columns if str(c).startswith("hp_")]
     rows = []
     if frame.empty:

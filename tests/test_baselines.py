@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ganbench.evaluation import baselines as bl
-from ganbench.evaluation.baselines import Protocol, compute_baselines, find_record, is_learned, merge_records, write_baselines
+from ganbench.protocol import Evaluation
+from ganbench.evaluation.baselines import compute_baselines, find_record, is_learned, merge_records, write_baselines
 from ganbench.cli import main
 from ganbench.suite.schema import load_suite
 from ganbench.datasets import dataset_info, load_split
@@ -22,7 +23,7 @@ N = 2500  # the trials' default n_samples, and issue 8's measurement
 
 @pytest.fixture(scope="module")
 def toys():
-    return {ds: compute_baselines(Protocol(ds, (), None, N, None), ["modes"]) for ds in ("grid25", "ring8")}
+    return {ds: compute_baselines(Evaluation(ds, (), None, N, None), ["modes"]) for ds in ("grid25", "ring8")}
 
 
 def _hq_disk_fraction(ds):
@@ -90,7 +91,7 @@ def test_toy_record_schema_and_summaries(toys):
 
 @pytest.fixture(scope="module")
 def digits():
-    return compute_baselines(Protocol("digits", (), "classifier", 600, None), ["fid", "pr"], draws=3)
+    return compute_baselines(Evaluation("digits", (), "classifier", 600, None), ["fid", "pr"], draws=3)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:Matrix is singular")
@@ -200,7 +201,7 @@ def test_is_learned_rule_exact():
 
 def test_bad_draws_is_one_line_error():
     with pytest.raises(GanbenchError, match="draws must be at least 2"):
-        compute_baselines(Protocol("ring8", (), None, 100, None), ["modes"], draws=1)
+        compute_baselines(Evaluation("ring8", (), None, 100, None), ["modes"], draws=1)
 
 
 def test_stats_prints_baselines(capsys):

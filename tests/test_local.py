@@ -70,7 +70,8 @@ def test_trainer_writes_tensorboard_events_when_the_suite_asks(tmp_path):
 def test_prepare_writes_what_both_drivers_share(tmp_path):
     """ganbench.execution.prepare.prepare, called by `ganbench run` (execution/tune.py) and `ganbench trial`
     (execution/local.py): reference files per protocol, baselines.json, environment.json, each trial's config."""
-    from ganbench.execution.prepare import prepare, protocol_key
+    from ganbench.execution.prepare import prepare
+    from ganbench.protocol import evaluator_key
     from ganbench.results import read_json_object, trial_dir
     from ganbench.suite.expand import expand
     from ganbench.suite.schema import load_suite
@@ -81,7 +82,7 @@ def test_prepare_writes_what_both_drivers_share(tmp_path):
     res = tmp_path / "res"
     assert prepare(res, [], suite_path=suite) == {} and not res.exists()  # nothing to run: nothing written
     files = prepare(res, trials, suite_path=suite)
-    assert set(files) == {protocol_key(t) for t in trials} and len(files) == 2
+    assert set(files) == {evaluator_key(t) for t in trials} and len(files) == 2
     for t in trials:
         assert read_json_object(trial_dir(res, t.id) / "config.json")[0] == json.loads(json.dumps(t.to_dict()))
     records = json.loads((res / "baselines.json").read_text())["baselines"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -32,6 +31,7 @@ from ganbench.datasets import dataset_info, load_split
 from ganbench.evaluation.evaluator import Evaluator
 from ganbench.evaluation.metric import output_direction
 from ganbench.paths import atomic_write_json, cache_dir
+from ganbench.protocol import Evaluation
 from ganbench.registry import GanbenchError
 from ganbench.results import BASELINES_FILE, read_baselines_file, write_baselines_file
 
@@ -41,23 +41,13 @@ LEARNED_FRACTION = 0.1
 KINDS = ("noise", "gaussian", "real")
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """What a trial's scores depend on, as its ``eval`` dict states it (n_real as configured: None = default)."""
-    dataset: str
-    options: tuple  # sorted (key, value) pairs of the dataset options, as the suite gives them
-    extractor: Optional[str]
-    n_samples: int
-    n_real: Optional[int]
-
-
-def trial_protocols(trials: Iterable) -> dict[Protocol, tuple[str, ...]]:
-    """The distinct protocols among trials (``ganbench.suite.expand.Trial``), each with the union of their metrics."""
-    out: dict[Protocol, tuple[str, ...]] = {}
+def trial_protocols(trials: Iterable) -> dict[Evaluation, tuple[str, ...]]:
+    """The distinct protocols (``ganbench.protocol.Evaluation``) among trials (``ganbench.suite.plan.Trial``), each
+    with the union of their metrics."""
+    out: dict[Evaluation, tuple[str, ...]] = {}
     for t in trials:
-        e = t.eval
-        p = Protocol(t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, int(e.n_samples), e.n_real)
-        out[p] = tuple(sorted(set(out.get(p, ())) | set(e.metrics)))
+        p = Evaluation.of(t)
+        out[p] = tuple(sorted(set(out.get(p, ())) | set(t.eval.metrics)))
     return out
 
 
@@ -117,7 +107,7 @@ def _score_draws(ev: Evaluator, split: str, samplers: dict, draws: int) -> tuple
     return scores, provenance
 
 
-def _record(ev: Evaluator, protocol: Protocol, split: str, samplers: dict, draws: int) -> dict:
+def _record(ev: Evaluator, protocol: Evaluation, split: str, samplers: dict, draws: int) -> dict:
     scores, provenance = _score_draws(ev, split, samplers, draws)
     first = next(iter(provenance.values()))
     metrics = {}
@@ -135,7 +125,7 @@ def _record(ev: Evaluator, protocol: Protocol, split: str, samplers: dict, draws
             "real_kind": samplers["real"][0].replace("{split}", split), "metrics": metrics}
 
 
-def _cache_path(ev: Evaluator, protocol: Protocol, metrics: tuple, split: str, draws: int) -> Path:
+def _cache_path(ev: Evaluator, protocol: Evaluation, metrics: tuple, split: str, draws: int) -> Path:
     info = ev.info
     ident = {"dataset": protocol.dataset, "options": repr(protocol.options), "split": split,
              "n_fake": protocol.n_samples, "metrics": list(metrics), "draws": draws, "recipe": RECIPE}
@@ -149,7 +139,7 @@ def _cache_path(ev: Evaluator, protocol: Protocol, metrics: tuple, split: str, d
     return cache_dir() / "baselines" / f"{protocol.dataset}-{split}-{h}.json"
 
 
-def compute_baselines(protocol: Protocol, metrics: Iterable[str], data_dir=None, draws: int = DRAWS,
+def compute_baselines(protocol: Evaluation, metrics: Iterable[str], data_dir=None, draws: int = DRAWS,
                       device: str = "cpu") -> list[dict]:
     """The baseline records of one protocol: one for the analytic modes (toys), or one per split val and test
     (images). Each is computed once and then read from the cache."""

@@ -10,26 +10,20 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.paths import atomic_write_json, cache_dir, file_sha256
+from ganbench.protocol import evaluator_key
 from ganbench.results import write_trial_config
 from ganbench.suite.plan import Trial
 
 
-def protocol_key(t: Trial) -> tuple:
-    """What a trial's evaluator depends on: trials with the same key share extractor, reference statistics and
-    cache files."""
-    e = t.eval
-    return t.dataset, tuple(sorted(t.dataset_options.items())), e.extractor, e.n_samples, e.n_real, e.metrics
-
-
 def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[dict]]:
-    """Train/load extractors and compute reference statistics once per protocol (``protocol_key``), in the driver,
-    before trials start. Returns, per protocol, the cache files its trials read (``reference_files``)."""
+    """Train/load extractors and compute reference statistics once per protocol (``ganbench.protocol.evaluator_key``),
+    in the driver, before trials start. Returns, per protocol, the cache files its trials read (``reference_files``)."""
     from ganbench.datasets import dataset_info
     from ganbench.evaluation.evaluator import Evaluator
 
     files: dict[tuple, list[dict]] = {}
     for t in trials:
-        key = protocol_key(t)
+        key = evaluator_key(t)
         if key in files:
             continue
         e = t.eval

@@ -33,7 +33,8 @@ from ganbench.suite.expand import Trial, expand
 from ganbench.registry import GanbenchError
 from ganbench.results import TERMINAL, finished_ids, read_summary, \
     record_failure, trial_dir, write_trials_csv
-from ganbench.execution.prepare import prepare, protocol_key, run_options
+from ganbench.execution.prepare import prepare, run_options
+from ganbench.protocol import evaluator_key, ranked_key
 from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
@@ -88,8 +89,7 @@ def early_stopping(suite: Suite, trials: list[Trial], source: Optional[Path] = N
     from ganbench.training.budget import expected_d_steps
 
     where = f"{source}: resources.early_stopping" if source else "resources.early_stopping"
-    protocols = {(t.dataset, json.dumps(t.dataset_options, sort_keys=True), t.eval.primary, t.eval.every_d_steps,
-                  t.eval.every_g_steps) for t in trials}
+    protocols = {ranked_key(t) for t in trials}
     if len(protocols) > 1:
         names = ", ".join(sorted({p[0] for p in protocols}))
         raise GanbenchError(f"{where}: ASHA ranks every trial on one score, so the suite needs one dataset and one "
@@ -248,7 +248,7 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         max_failures = res.max_failures if launch.max_failures is None else launch.max_failures
         common = {"driver_node": ray.get_runtime_context().get_node_id(), "data_dir": data_dir, "cpus": res.cpu,
                   "options": run_options(suite)}
-        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[protocol_key(p[0])],
+        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[evaluator_key(p[0])],
                  "seed": seed_files(results, p, resumed)} for p in packs]
         monitor = make_monitor([t for p in packs for t in p], resumed, results, log, launch.progress_bar,
                                "asha" if scheduler else None, max_failures)

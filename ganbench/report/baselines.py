@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganbench.protocol import BASELINE_MATCH
 from ganbench.results import BASELINES_FILE, read_baselines_file
 
 NOT_LEARNED_FRACTION = 0.1
@@ -38,7 +39,7 @@ NOT_EVIDENCE = {"reverse_kl": "reverse KL is computed over high-quality samples 
                               "high-quality points score better than most GANs",
                 "swd": "uniform noise over the bounding box scores a sliced Wasserstein distance close to (and often "
                        "better than) trained GANs'"}
-MATCH_FIELDS = ("dataset", "dataset_options", "split", "extractor", "n_real", "n_fake")
+MATCH_FIELDS = BASELINE_MATCH  # dataset, options and provenance: ganbench.protocol
 
 
 def read_baselines(results: Path) -> list[dict]:

@@ -13,10 +13,10 @@ import pandas as pd
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
 from ganbench.report import figures, learned, limits, notes, pairwise, panels, runs, signals, stats, tables
-from ganbench.report import milestones
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.paths import atomic_write_text
+from ganbench.protocol import PROVENANCE
 from ganbench.results import load_results, parse_score_key, trial_dir
 
 INTRO = ("Everything that chooses is decided on the **validation** split: each trial's checkpoint, and each "
@@ -137,7 +137,6 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         doc.bullets(pairwise.family_lines(pairs))
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
         doc.bullets([pairwise.verdict(r) for r in pairs.to_dict("records")])
-    milestones.section(doc, group, choices, pairs, slug)
     panels.group_figures(doc, group, history, colors, out, slug, names, not_learned, choices, table)
     best = notes.shown_trials(choices, not_learned, True)
     best_any = notes.shown_trials(choices, not_learned, False)
@@ -148,7 +147,7 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
     summary = table.assign(dataset=group.dataset, metric=metric, direction=direction, **{
         k: p.get(k) for k in ("dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
                               "eval_every_g_steps", "eval_n_samples", "eval_n_real")},
-        **{k: p.get(f"{metric}_{k}") for k in tables.METRIC_KEYS})
+        **{k: p.get(f"{metric}_{k}") for k in PROVENANCE})
     runs = tables.aggregate_runs(group, best_runs)
     task = (f"{group.dataset} ({metric})", entry, runs, metric) if entry and runs else None
     return summary, task, limits.facts(group, table, pairs, history)

@@ -1,7 +1,8 @@
 """Report tables: trials split by protocol, one row per variant, pairwise comparisons.
 
 A table never pools trials of different protocol: dataset and its options, budget unit and size, evaluation settings
-(every, n_samples, n_real), primary metric, and the metric's provenance (extractor, n_real, n_fake, split).
+(every, n_samples, n_real), primary metric, and the metric's provenance (extractor, n_real, n_fake, split), as
+``ganbench.protocol`` defines them.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ganbench import protocol as protocols
 from ganbench.report import chosen, learned, stats
 
 # Only for results written before each metric's direction was stored with it (``<metric>_direction``).
@@ -17,9 +19,6 @@ DIRECTION_FALLBACK = {
     "modes": "max", "hq": "max", "reverse_kl": "min", "fid": "min", "kid": "min", "precision": "max",
     "recall": "max", "density": "max", "coverage": "max", "is": "max",
 }
-CONFIG_KEYS = ("dataset", "dataset_options", "budget_unit", "budget_steps", "eval_every_d_steps",
-               "eval_every_g_steps", "eval_n_samples", "eval_n_real", "primary")
-METRIC_KEYS = ("extractor", "n_real", "n_fake", "split")
 SCORED = ("completed", "diverged")
 
 
@@ -67,13 +66,13 @@ def _fill_unscored(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def protocol_groups(trials: pd.DataFrame) -> list[Group]:
-    config_cols = [c for c in CONFIG_KEYS if c in trials]
+    config_cols = protocols.columns(trials)
     groups = []
     for _, cframe in trials.groupby(config_cols, dropna=False, sort=True):
         dataset = str(cframe.dataset.iloc[0])
         primary = cframe["primary"].dropna() if "primary" in cframe else pd.Series(dtype=object)
         metric = str(primary.mode().iloc[0]) if len(primary) else "fid"
-        mcols = [f"{metric}_{k}" for k in METRIC_KEYS if f"{metric}_{k}" in cframe]
+        mcols = protocols.metric_columns(cframe, metric)
         cframe = _fill_unscored(cframe, mcols)
         parts = cframe.groupby(mcols, dropna=False, sort=True) if mcols else [((), cframe)]
         for _, frame in parts:
@@ -91,7 +90,8 @@ def _fmt(v) -> str:
 def protocol_text(group: Group) -> tuple[str, str]:
     """(metric provenance, budget and evaluation) in words."""
     p, m = group.protocol, group.metric
-    prov = ", ".join(f"{k}={_fmt(p[f'{m}_{k}'])}" for k in METRIC_KEYS if f"{m}_{k}" in p and pd.notna(p[f"{m}_{k}"]))
+    prov = ", ".join(f"{k}={_fmt(p[f'{m}_{k}'])}" for k in protocols.PROVENANCE
+                     if f"{m}_{k}" in p and pd.notna(p[f"{m}_{k}"]))
     every = [f"every {_fmt(p[c])} {u}" for c, u in (("eval_every_d_steps", "D steps"), ("eval_every_g_steps",
                                                                                           "G steps"))
              if c in p and pd.notna(p[c])]
