@@ -385,4 +385,5 @@ def test_pairwise_equivalence_against_the_declared_margin(tmp_path):
     assert pairs.loc[("a", "b"), "verdict"] == "equivalent" and pairs.loc[("a", "b"), "TOST p (Holm)"] < 0.05
     assert pairs.loc[("a", "c"), "verdict"] == "better" and pairs.loc[("b", "c"), "verdict"] == "better"
     md = (res / "report" / "report.md").read_text()
-    assert "**Equivalent** within +-1." in md and "cannot reject" not in md
+    main = md.split("### Do the verdicts hold on two halves")[0]  # a half (5 seeds, 3 pairs) cannot reject
+    assert "**Equivalent** within +-1." in main and "cannot reject" not in main

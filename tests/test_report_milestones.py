@@ -73,3 +73,65 @@ def test_no_milestones_no_section(tmp_path):
     assert "milestone" not in (res / "report" / "report.md").read_text().lower()
     assert not list((res / "report" / "tables").glob("*milestone*"))
     assert isinstance(_table(res / "report", "pairwise"), pd.DataFrame)
+
+
+def test_contradiction_rule():
+    from ganbench.report.replication import contradiction, contradicts
+    assert contradicts("better", "worse") and contradicts("equivalent", "better") and contradicts("worse",
+                                                                                                  "equivalent")
+    assert not contradicts("undecided", "better") and not contradicts("better", "better")
+    assert contradiction("undecided", "better", "undecided") == "no"
+    assert contradiction("better", "better", "equivalent") == "half A against half B"
+    assert contradiction("worse", "undecided", "better") == "all seeds against half B"
+
+
+def test_verdicts_on_two_halves_of_the_seeds(tmp_path):
+    """a, b, c over 16 paired seeds (halves of 8: exact signed-rank p >= 2 / 256, Holm over 3 pairs 0.023). b is
+    worse than a by 3 in every seed: better on all seeds and on both halves. c beats a by 2 on the even positions and
+    loses by 2 on the odd ones: undecided on all seeds, a worse on half A and better on half B: a contradiction."""
+    res = tmp_path / "r"
+    seeds = [3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181]  # positions, not values, split
+    rng = np.random.default_rng(4)
+    for i, seed in enumerate(seeds):
+        base = 10.0 + rng.normal(0, 1)
+        jitter = rng.uniform(0.01, 0.3, 2)
+        for gan, score in (("a", base), ("b", base + 3 + jitter[0]),
+                           ("c", base + (2 if i % 2 else -2) + jitter[1])):
+            write_trial(res, gan=gan, seed=seed, score=score)
+    build_report(res)
+    table = _table(res / "report", "halves").set_index(["A", "B"])
+    assert table.loc[("a", "b")].to_dict() | {"difference half A": "", "difference half B": ""} == {
+        "all seeds": "better (16 vs 16)", "half A": "better (8 vs 8)", "difference half A": "",
+        "half B": "better (8 vs 8)", "difference half B": "", "contradiction": "no"}
+    ac = table.loc[("a", "c")]
+    assert ac["all seeds"] == "undecided (16 vs 16)" and ac["half A"] == "worse (8 vs 8)"
+    assert ac["half B"] == "better (8 vs 8)" and ac["contradiction"] == "half A against half B"
+    # a - c, positive when a is better (lower FID): -2 + jitter on half A, 2 + jitter on half B (jitter 0.01-0.3)
+    assert -2 < float(ac["difference half A"].split()[0]) < -1.7 < 2 < float(ac["difference half B"].split()[0]) < 2.3
+    md = (res / "report" / "report.md").read_text()
+    assert "half A the even positions of the sorted seed list (3, 8, 21, 55, 144, 377, 987, 2584)" in md
+    assert "at a fixed alpha of 0.05 with Holm over each half's family, without sequential spending" in md
+    assert "**1 pair(s) contradict**: a vs c (half A against half B)." in md
+    assert "Family **digits x chosen configurations, half A: 3 pairs, Holm**." in md
+
+
+def test_halves_use_a_fixed_alpha_where_the_seeds_were_added_adaptively():
+    from ganbench.report import pairwise, replication
+    from ganbench.report.chosen import Choice
+    from ganbench.report.tables import Group
+    rng = np.random.default_rng(2)
+    base = rng.normal(10.0, 1.0, 20)
+    scores = {"a": base, "b": base + 3.0 + rng.normal(0, 0.1, 20)}
+    frame = pd.DataFrame([{"gan": g, "architecture": "mlp", "seed": s, "sample": 0, "status": "completed",
+                           "phase": "confirm", "best_fid": v[s], "analysis_margin": 1.0, "confirm_max_seeds": 20,
+                           "confirm_step": 5, "analysis_alpha": 0.05} for g, v in scores.items() for s in range(20)])
+    choices = {g: Choice(g, g, "lr=1", 0.0, 1, frame[frame.gan == g], "confirm", False) for g in scores}
+    group = Group("digits", "fid", "min", {}, frame)
+    full = pairwise.pairwise_table(group, choices)
+    assert full.iloc[0]["p method"].startswith("group-sequential") and full.iloc[0]["n_A"] == 5
+    halved, (half_a, half_b) = replication.halves(group, choices)
+    assert half_a == list(range(0, 20, 2)) and half_b == list(range(1, 20, 2))
+    assert set(halved["p method"]) == {"exact"} and set(halved["n_A"]) == {10}
+    table = replication.halves_table(full, halved)
+    assert table.iloc[0][["all seeds", "half A", "half B"]].tolist() == ["better (5 vs 5)", "better (10 vs 10)",
+                                                                          "better (10 vs 10)"]

@@ -13,6 +13,7 @@ import pandas as pd
 from ganbench.report import aggregate as agg
 from ganbench.report import baselines as bl
 from ganbench.report import figures, learned, limits, notes, pairwise, panels, runs, signals, stats, tables
+from ganbench.report import milestones, replication
 from ganbench.report import memorisation as memo
 from ganbench.report.document import Document, md_text
 from ganbench.paths import atomic_write_text
@@ -137,6 +138,8 @@ def _group_section(doc: Document, group: tables.Group, history: pd.DataFrame, co
         doc.bullets(pairwise.family_lines(pairs))
         doc.table(pairs, f"{slug}-pairwise", f"{group.dataset}: pairwise comparisons of {metric}")
         doc.bullets([pairwise.verdict(r) for r in pairs.to_dict("records")])
+    milestones.section(doc, group, choices, pairs, slug)
+    replication.section(doc, group, choices, pairs, slug)
     panels.group_figures(doc, group, history, colors, out, slug, names, not_learned, choices, table)
     best = notes.shown_trials(choices, not_learned, True)
     best_any = notes.shown_trials(choices, not_learned, False)
