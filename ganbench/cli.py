@@ -99,7 +99,7 @@ def _cmd_run(args) -> int:
     from ganbench.suite.checks import check_local_resources
     from ganbench.suite.schema import load_suite
     from ganbench.suite.expand import MAX_TRIALS, check_trial_count
-    from ganbench.results import check_results_dir
+    from ganbench.execution.guard import check_results_dir
     from ganbench.execution.tune import run_suite
 
     suite = load_suite(args.suite, args.set)
@@ -125,7 +125,8 @@ def _cmd_trial(args) -> int:
 
 def _cmd_report(args) -> int:
     from ganbench.report import build_report, terminal_summary
-    from ganbench.results import check_writable, ensure_trials_csv
+    from ganbench.execution.guard import check_writable
+    from ganbench.results import ensure_trials_csv
 
     results = Path(args.results_dir)
     if not results.exists():

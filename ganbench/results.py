@@ -4,12 +4,14 @@ samples.png) and ``trials.csv``, one row per trial, rebuilt from every trial dir
 Files in it may be torn, truncated or foreign: readers here never raise on them. A trial whose config or summary
 cannot be read is not finished (the next run trains it again) and appears in ``trials.csv`` with status ``corrupt``
 and the reason; a torn line of a metric history is skipped; ``trials.csv`` is rebuilt from the trial directories.
+
+summary.json has one writer and one reader, ``write_summary`` and ``read_summary``, through its typed record
+``Summary``; baselines.json has ``write_baselines_file`` and ``read_baselines_file``.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -40,9 +42,89 @@ def read_json_object(path: Path) -> tuple[Optional[dict], Optional[str]]:
     return obj, None
 
 
-def read_summary(results: Path, trial_id: str) -> dict | None:
+# ------------------------------------------------------------------------------------------------ summary.json
+# the keys a summary of each status always holds (None where it has no value); any other field only when it has one
+_FINISHED = ("primary", "best_d_steps", "d_steps", "g_steps", "images_seen", "flops", "stopped_early_at",
+             "flops_per_d_step", "flops_per_g_step", "wall_seconds", "train_seconds", "train_cpu_seconds", "device",
+             "num_threads", "pack_size", "pack", "resumed_from", "notes")
+_ALWAYS = {"completed": _FINISHED, "diverged": _FINISHED, "failed": ("error",),
+           "stopped": ("early_stopped", "d_steps", "stopped_by", "last_val_score")}
+
+
+@dataclass
+class Summary:
+    """``summary.json``: how a trial ended. ``completed`` or ``diverged`` (the trainer's), ``failed``
+    (``record_failure``) or ``stopped`` (an early-stopping scheduler's, ``record_stopped``). ``scores``: the metric
+    values (``score_key``s, ``ema_final_*``, ``milestone_*``); ``meta``: where it ran (node_id, ray_cpu, ray_gpu,
+    started_at, cache_files_fetched) and any key this ganbench does not know, kept as it was."""
+    trial_id: Optional[str]
+    status: Optional[str]
+    error: Optional[str] = None
+    primary: Optional[str] = None  # the metric that chose the checkpoint
+    best_d_steps: Optional[int] = None  # where it was chosen
+    d_steps: Optional[int] = None  # the budget used, in every unit
+    g_steps: Optional[int] = None
+    images_seen: Optional[int] = None
+    flops: Optional[float] = None
+    stopped_early_at: Optional[int] = None
+    flops_per_d_step: Optional[float] = None
+    flops_per_g_step: Optional[float] = None
+    wall_seconds: Optional[float] = None
+    train_seconds: Optional[float] = None
+    train_cpu_seconds: Optional[float] = None
+    device: Optional[str] = None
+    num_threads: Optional[int] = None
+    pack_size: Optional[int] = None
+    pack: Optional[list] = None
+    resumed_from: Optional[int] = None
+    notes: Optional[list] = None
+    early_stopped: Optional[bool] = None  # stopped: where and why
+    stopped_by: Optional[str] = None
+    last_val_score: Optional[float] = None
+    scores: dict = field(default_factory=dict)
+    provenance: Optional[dict] = None  # metric -> how its values were measured (the trainer's)
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The JSON object of summary.json."""
+        always = _ALWAYS.get(self.status, ()) if isinstance(self.status, str) else ()
+        named = (("trial_id", self.trial_id), ("status", self.status))
+        out = {**self.meta, **{k: v for k, v in named if v is not None}}
+        for name in _TYPED:
+            value = getattr(self, name)
+            if value is not None or name in always:
+                out[name] = value
+        out.update(self.scores)
+        return out if self.provenance is None else {**out, "provenance": self.provenance}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Summary":
+        """A summary.json object, of this ganbench or an earlier one."""
+        rest = {k: v for k, v in d.items() if k not in _TYPED and k not in ("trial_id", "status", "provenance")}
+        scores = {k: v for k, v in rest.items() if is_score(k)}
+        return cls(trial_id=d.get("trial_id"), status=d.get("status"), provenance=d.get("provenance"),
+                   scores=scores, meta={k: v for k, v in rest.items() if k not in scores},
+                   **{k: v for k, v in d.items() if k in _TYPED})
+
+
+_TYPED = tuple(f.name for f in fields(Summary) if f.name not in ("trial_id", "status", "scores", "provenance", "meta"))
+
+
+def write_summary(out_dir: Path, summary: Summary) -> None:
+    """The one writer of summary.json (atomic: a reader sees the old file or the new one)."""
+    atomic_write_json(Path(out_dir) / "summary.json", summary.to_dict())
+
+
+def read_summary(results: Path, trial_id: str) -> Optional[Summary]:
     """The trial's summary, or None when it has none or it cannot be read."""
-    return read_json_object(trial_dir(results, trial_id) / "summary.json")[0]
+    data = read_json_object(trial_dir(results, trial_id) / "summary.json")[0]
+    return None if data is None else Summary.from_dict(data)
+
+
+def summary_status(results: Path, trial_id: str) -> Optional[str]:
+    """The status its summary gives a trial (None without a readable summary)."""
+    summary = read_summary(results, trial_id)
+    return None if summary is None else summary.status
 
 
 def finished_ids(results: Path, also: tuple[str, ...] = ()) -> set[str]:
@@ -53,8 +135,8 @@ def finished_ids(results: Path, also: tuple[str, ...] = ()) -> set[str]:
         return set()
     done = set()
     for d in root.iterdir():
-        s = read_summary(results, d.name)
-        if s and s.get("status") in TERMINAL + tuple(also) and read_json_object(d / "config.json")[0] is not None:
+        if summary_status(results, d.name) in TERMINAL + tuple(also) and read_json_object(d / "config.json")[0] \
+                is not None:
             done.add(d.name)
     return done
 
@@ -64,11 +146,11 @@ def trial_state(results: Path, trial_id: str) -> str:
     (run again), ``interrupted`` (started, no final summary: resumes from its checkpoint.pt where it has one, else
     starts over) or ``new``."""
     d = trial_dir(results, trial_id)
-    summary, _ = read_json_object(d / "summary.json")
+    status = summary_status(results, trial_id)
     config, _ = read_json_object(d / "config.json")
-    if summary and summary.get("status") in TERMINAL and config is not None:
+    if status in TERMINAL and config is not None:
         return "finished"
-    if summary and summary.get("status") == "failed":
+    if status == "failed":
         return "failed"
     if (d / "checkpoint.pt").is_file() or (d / "metrics.jsonl").is_file():
         return "interrupted"
@@ -93,20 +175,19 @@ def write_trial_config(results: Path, trial) -> None:
 def record_failure(results: Path, trial_id: str, error: str, **extra) -> None:
     """A trial that raised: its summary says so (its earlier files stay), and the next run tries it again (from its
     checkpoint where it has one). ``extra``: where it ran (node_id, ...)."""
-    atomic_write_json(trial_dir(results, trial_id) / "summary.json",
-                      {**extra, "trial_id": trial_id, "status": "failed", "error": error[-2000:]})
+    write_summary(trial_dir(results, trial_id), Summary(trial_id, "failed", error=error[-2000:], meta=extra))
 
 
 def record_stopped(results: Path, trial_id: str, d_steps: int, scheduler: str, last_score: Optional[float]) -> None:
     """A trial an early-stopping scheduler cut: status ``stopped`` with where and why. Its last checkpoint stays, so
     a run of the suite without early stopping completes it from there."""
-    atomic_write_json(trial_dir(results, trial_id) / "summary.json",
-                      {"trial_id": trial_id, "status": "stopped", "early_stopped": True, "d_steps": d_steps,
-                       "stopped_by": scheduler, "last_val_score": last_score})
+    write_summary(trial_dir(results, trial_id), Summary(trial_id, "stopped", early_stopped=True, d_steps=d_steps,
+                                                        stopped_by=scheduler, last_val_score=last_score))
 
 
-def _flatten_row(config: dict, summary: dict) -> dict:
-    row = {"trial_id": config.get("trial_id") or summary.get("trial_id"), "status": summary.get("status", "pending"),
+def _flatten_row(config: dict, record: Summary) -> dict:
+    summary = record.to_dict()
+    row = {"trial_id": config.get("trial_id") or record.trial_id, "status": record.status or "pending",
            "suite": config["suite"], "gan": config["gan"], "variant": config["variant"], "loss": config["loss"],
            "penalty": config["penalty"], "dataset": config["dataset"], "architecture": config["architecture"],
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
@@ -117,13 +198,13 @@ def _flatten_row(config: dict, summary: dict) -> dict:
                 "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
         if key in summary:
             row[key] = summary[key]
-    for key, value in sorted(summary.items()):
+    for key, value in sorted(record.scores.items()):
         if parse_score_key(key) or key.startswith("milestone_"):
             row[key] = value
-    prov = summary.get("provenance") or {}
+    prov = record.provenance or {}
     for metric, p in sorted(prov.items()):  # provenance columns: numbers of different protocol never share a column
-        for field in RECORDED:
-            row[f"{metric}_{field}"] = p.get(field)
+        for f in RECORDED:
+            row[f"{metric}_{f}"] = p.get(f)
     return row
 
 
@@ -139,6 +220,12 @@ def score_key(kind: str, value: str) -> str:
     if kind not in SCORE_KINDS:
         raise ValueError(f"score kind {kind!r}; allowed: {', '.join(SCORE_KINDS)}")
     return f"{kind}_{value}"
+
+
+def is_score(key: str) -> bool:
+    """A summary key that holds a metric's value: a score key, ``ema_final_<value>`` (the EMA generator beside the
+    final one) or a budget milestone's ``milestone_<unit>_<value>_<metric>``."""
+    return parse_score_key(key) is not None or key.startswith(("ema_final_", "milestone_"))
 
 
 def parse_score_key(key: str) -> Optional[tuple[str, str]]:
@@ -209,7 +296,7 @@ def collect_rows(results: Path) -> list[dict]:
         if not summary and (d / "metrics.jsonl").is_file():  # started, no summary yet: running (or interrupted)
             summary = {"status": "running"}
         try:
-            rows.append(_flatten_row(config, summary or {}))
+            rows.append(_flatten_row(config, Summary.from_dict(summary or {})))
         except (KeyError, TypeError, AttributeError, ValueError) as err:  # valid JSON, not a trial's config
             rows.append(_corrupt_row(d.name, f"config.json is not a trial config ({type(err).__name__}: {err})"))
     return rows
@@ -268,65 +355,6 @@ def load_results(results: Path):
     if trials.empty:
         raise GanbenchError(f"{results}: no trials recorded yet")
     return trials, read_history(results, trials.trial_id)
-
-
-# ---------------------------------------------------------------------------------------- before writing anything
-def check_writable(path: Path, label: str) -> None:
-    """GanbenchError unless ``path`` is a directory, or can be made one, that this process can write. Probes with a
-    temporary directory removed at once (as root, permission bits do not tell; a read-only mount or /proc does)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise GanbenchError(f"{label}: is a file, not a directory")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise GanbenchError(f"{label}: {existing} is a file, so no directory can be made below it")
-    try:
-        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".ganbench-probe-"))
-    except OSError as err:
-        raise GanbenchError(f"{label}: cannot write in {existing} ({err.strerror})") from None
-
-
-def suites_in(results: Path) -> dict[str, int]:
-    """Suite name -> number of trial directories of that suite in a results directory."""
-    counts: dict[str, int] = {}
-    for cfg in sorted((Path(results) / "trials").glob("*/config.json")):
-        name = (read_json_object(cfg)[0] or {}).get("suite")
-        if isinstance(name, str):
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def check_results_dir(results: Path, suite_name: str, force: bool = False, label: Optional[str] = None) -> None:
-    """Before a run writes anything: the directory must be writable, and (unless ``force``) hold no other suite's
-    trials and nothing that ganbench did not write there."""
-    results = Path(results)
-    label = label or str(results)
-    check_writable(results, label)
-    if not results.is_dir():
-        return
-    for name, want_dir in (("trials", True), ("trials.csv", False), ("report", True)):
-        if (results / name).exists() and (results / name).is_dir() != want_dir:
-            raise GanbenchError(f"{label}: {name} is a {'file' if want_dir else 'directory'}; ganbench writes a "
-                                f"{'directory' if want_dir else 'file'} there (move it away)")
-    trials = results / "trials"
-    for p in sorted(trials.iterdir()) if trials.is_dir() else []:
-        if not p.is_dir() and not p.name.startswith("."):
-            raise GanbenchError(f"{label}: trials/{p.name} is a file; trials/ holds one directory per trial (move "
-                                f"it away)")
-    if force:
-        return
-    others = {s: n for s, n in suites_in(results).items() if s != suite_name}
-    if others:
-        listing = ", ".join(f"{s!r} ({n} trial{'s' if n != 1 else ''})" for s, n in sorted(others.items()))
-        raise GanbenchError(f"{label}: holds trials of another suite, {listing}; one results directory per suite: "
-                            f"choose another --results, or pass --force to add {suite_name!r} beside them")
-    stray = sorted(p.name for p in results.iterdir() if p.name not in OWN_ENTRIES and not p.name.startswith("."))
-    if stray and not (results / "trials").is_dir():
-        shown = ", ".join(stray[:3]) + (", ..." if len(stray) > 3 else "")
-        raise GanbenchError(f"{label}: not a ganbench results directory (it holds {shown}); choose a new or empty "
-                            f"directory, or pass --force to write there anyway")
 
 
 def ensure_trials_csv(results: Path) -> Optional[str]:

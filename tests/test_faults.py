@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ganbench.suite.schema import load_suite
-from ganbench.results import TERMINAL, finished_ids, read_summary
+from ganbench.results import TERMINAL, finished_ids, summary_status
 from ganbench.execution.tune import checkpoint_d_steps, run_suite
 
 TESTS = Path(__file__).parent
@@ -75,7 +75,7 @@ resources: {checkpoint_every_d_steps: 100}
         while time.monotonic() < deadline and first.poll() is None:
             ids = [p.name for p in (results / "trials").iterdir()] if (results / "trials").is_dir() else []
             finished = {t: (results / "trials" / t / "summary.json").read_bytes() for t in ids
-                        if (read_summary(results, t) or {}).get("status") in TERMINAL}
+                        if summary_status(results, t) in TERMINAL}
             running = {t: checkpoint_d_steps(results, t) for t in ids if t not in finished}
             if finished and any(running.values()):
                 break

@@ -437,7 +437,7 @@ def test_json_that_is_not_an_object_is_corrupt(tmp_path):
 
 
 def test_results_of_another_suite_are_accepted_with_force(tmp_path):
-    from ganbench.results import check_results_dir
+    from ganbench.execution.guard import check_results_dir
 
     _other_suite(tmp_path)
     with pytest.raises(Exception, match="holds trials of another suite, 'other'"):

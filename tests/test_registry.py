@@ -51,7 +51,7 @@ def test_results_rows_failures_and_finished(tmp_path):
     (tmp_path / "trials" / a.id / "summary.json").write_text(json.dumps({"trial_id": a.id, "status": "completed"}))
     record_failure(tmp_path, b.id, "RuntimeError: boom")
     assert finished_ids(tmp_path) == {a.id}
-    assert read_summary(tmp_path, b.id)["status"] == "failed"
+    assert read_summary(tmp_path, b.id).status == "failed"
     rows = {r["trial_id"]: r for r in collect_rows(tmp_path)}
     assert rows[a.id]["status"] == "completed" and rows[b.id]["error"] == "RuntimeError: boom"
     assert rows[a.id]["seed"] == 0 and rows[b.id]["seed"] == 1

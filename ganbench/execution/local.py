@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from ganbench.suite.plan import Trial
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, read_summary, trial_dir, write_trials_csv
+from ganbench.results import TERMINAL, summary_status, trial_dir, write_trials_csv
 from ganbench.suite.checks import check_trials
 
 
@@ -109,14 +109,14 @@ def _run_suite(first: Path, ids: list[str], all_trials: bool, results: Optional[
                                 data_dir, threads or max(1, int(cpus)), options, log))
 
     if all_trials:
-        done = {t.id for t in expanded if (read_summary(root, t.id) or {}).get("status") in TERMINAL}
+        done = {t.id for t in expanded if summary_status(root, t.id) in TERMINAL}
         if done:
             log(f"{len(done)} of the chosen trials already finished in {root}; {len(expanded) - len(done)} search "
                 f"trials to run")
         run_phases(suite, root, expanded, run_round, log)
     else:
         chosen = _pick(expanded + confirm_due(suite, expanded, root, log), ids, str(first))
-        done = {t.id for t in chosen if (read_summary(root, t.id) or {}).get("status") in TERMINAL}
+        done = {t.id for t in chosen if summary_status(root, t.id) in TERMINAL}
         todo = [t for t in chosen if t.id not in done]
         if done:
             log(f"{len(done)} of the chosen trials already finished in {root}; {len(todo)} to run")

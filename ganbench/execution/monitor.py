@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ganbench.suite.plan import Trial
-from ganbench.results import TERMINAL, read_summary, record_failure, record_stopped
+from ganbench.results import TERMINAL, read_summary, record_failure, record_stopped, summary_status
 from ganbench.execution.storage import gather
+from ganbench.execution.trainable import Job
 
 
 PROGRESS_EVERY = 60.0  # seconds between progress lines when no terminal shows the bar
@@ -24,7 +25,7 @@ PROGRESS_EVERY = 60.0  # seconds between progress lines when no terminal shows t
 
 def pack_ids(tune_trial) -> list[str]:
     """The ganbench trial ids of a Tune trial (a pack)."""
-    return [Trial.from_dict(d).id for d in tune_trial.config["job"]["pack"]]
+    return Job.from_dict(tune_trial.config["job"]).ids
 
 
 class Monitor:
@@ -133,7 +134,7 @@ class Monitor:
             return
         for tid, m in ((manifest or {}).get("members") or {}).items():
             if m.get("status") == "failed" and self._running(tid):
-                error = (read_summary(self.results, tid) or {}).get("error", "")
+                error = getattr(read_summary(self.results, tid), "error", None) or ""
                 self._line(tid, "failed", f"failed: {error.strip().splitlines()[-1] if error else '?'}")
 
     def on_trial_recover(self, iteration, trials, trial, **info):
@@ -158,7 +159,7 @@ class Monitor:
     def on_trial_error(self, iteration, trials, trial, **info):
         error = _error_line(trial)
         for tid in self._pack(trial):
-            if self._running(tid) and (read_summary(self.results, tid) or {}).get("status") not in TERMINAL:
+            if self._running(tid) and summary_status(self.results, tid) not in TERMINAL:
                 record_failure(self.results, tid, f"Tune gave up after {trial.num_failures} failures: {error}")
                 self._line(tid, "failed", f"failed: {error}")
 

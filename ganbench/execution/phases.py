@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Callable, Optional
 
-from ganbench.results import collect_rows, finished_ids, read_history, read_summary
+from ganbench.results import collect_rows, finished_ids, read_history, read_summary, score_key
 from ganbench.suite.expand import confirm_trials
 from ganbench.suite.plan import Trial
 from ganbench.suite.schema import Suite
@@ -74,7 +74,8 @@ def choose(search: list[Trial], results: Path) -> dict[Cell, Trial]:
 
 def _score(results: Path, t: Trial) -> Optional[float]:
     """A finished confirmation trial's test score at its chosen checkpoint (None when it has none)."""
-    value = (read_summary(results, t.id) or {}).get(f"best_{t.eval.primary}")
+    summary = read_summary(results, t.id)
+    value = summary.scores.get(score_key("best", t.eval.primary)) if summary else None
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, read_summary
+from ganbench.results import TERMINAL, summary_status
 
 MANIFEST = "ganbench.json"
 MANIFEST_FORMAT = 1
@@ -210,7 +210,7 @@ def harvest(storage: Storage, suite_name: str, results: Path, local_d_steps: Cal
         for path, manifest in latest_checkpoints(storage.fs, run):
             members = manifest.get("members") or {}
             behind = [tid for tid, m in members.items()
-                      if (read_summary(results, tid) or {}).get("status") not in TERMINAL
+                      if summary_status(results, tid) not in TERMINAL
                       and int(m.get("d_steps") or 0) >= local_d_steps(tid)]
             if behind:
                 gather(storage.fs, path, results, manifest)

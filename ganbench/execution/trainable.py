@@ -26,11 +26,12 @@ import shutil
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ganbench.suite.plan import Trial
-from ganbench.results import TERMINAL, read_summary, record_failure, trial_dir, write_trial_config
+from ganbench.results import TERMINAL, record_failure, summary_status, trial_dir, write_trial_config
 from ganbench.execution.storage import MANIFEST, write_manifest
 from ganbench.paths import atomic_write_bytes, cache_dir, file_sha256
 
@@ -39,21 +40,45 @@ class ReportError(Exception):
     """Tune could not take a report (storage unreachable, ...): the machinery failed, not the trial."""
 
 
+@dataclass(frozen=True)
+class Job:
+    """What one Ray Tune trial receives (``param_space["job"]``, a dict so that Tune can show and store it): the
+    pack's trials, the cache files they read (``prepare.reference_files``: kind, rel, source, sha256) and the
+    driver's files the pack resumes from (``tune.seed_files``: rel, source)."""
+    pack: tuple[Trial, ...]
+    cache_files: tuple[dict, ...] = ()
+    seed: tuple[dict, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"pack": [t.to_dict() for t in self.pack], "cache_files": list(self.cache_files),
+                "seed": list(self.seed)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Job":
+        return cls(tuple(Trial.from_dict(t) for t in d["pack"]), tuple(d.get("cache_files") or ()),
+                   tuple(d.get("seed") or ()))
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.pack]
+
+
 def pack_trainable(config: dict) -> None:
-    """Train one pack (``config["job"]``: its trials, the cache files it reads, the files it resumes from)."""
+    """Train one pack (``config["job"]``, a ``Job``: its trials, the cache files it reads, the files it resumes
+    from)."""
     import ray
 
-    job, common = config["job"], config["common"]
+    job, common = Job.from_dict(config["job"]), config["common"]
     started_at = time.time()
-    trials = [Trial.from_dict(d) for d in job["pack"]]
-    fetched = fetch_missing(job["cache_files"], common["driver_node"])
+    trials = list(job.pack)
+    fetched = fetch_missing(list(job.cache_files), common["driver_node"])
     context = ray.get_runtime_context()
     assigned = context.get_assigned_resources()
     meta = {"node_id": context.get_node_id(), "ray_cpu": assigned.get("CPU"), "ray_gpu": assigned.get("GPU", 0.0),
             "started_at": round(started_at, 3), "cache_files_fetched": fetched}
     work = Path(tempfile.mkdtemp(prefix="ganbench-pack-"))
     try:
-        restore(work, job.get("seed") or [], common["driver_node"])
+        restore(work, list(job.seed), common["driver_node"])
         for t in trials:
             write_trial_config(work, t)
         _Pack(trials, work, common, meta).run("cuda" if ray.get_gpu_ids() else "cpu")
@@ -118,7 +143,7 @@ class _Pack:
         except Exception:  # noqa: BLE001  (the trial's own error: recorded, the suite goes on)
             error = traceback.format_exc()
             for t in self.trials:
-                if (read_summary(self.work, t.id) or {}).get("status") not in TERMINAL:
+                if summary_status(self.work, t.id) not in TERMINAL:
                     record_failure(self.work, t.id, error, **self.meta)
                     self.state[t.id]["status"] = "failed"
         failed = [tid for tid, s in self.state.items() if s["status"] == "failed"]

@@ -31,13 +31,14 @@ from typing import Callable, Optional
 from ganbench.suite.schema import Suite
 from ganbench.suite.expand import Trial, expand
 from ganbench.registry import GanbenchError
-from ganbench.results import TERMINAL, finished_ids, read_summary, \
-    record_failure, trial_dir, write_trials_csv
+from ganbench.results import TERMINAL, finished_ids, record_failure, summary_status, trial_dir, \
+    write_trials_csv
 from ganbench.execution.prepare import prepare, run_options
 from ganbench.protocol import evaluator_key, ranked_key
 from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
+from ganbench.execution.trainable import Job
 
 
 def make_packs(trials: list[Trial], size, results: Optional[Path] = None) -> list[list[Trial]]:
@@ -230,9 +231,8 @@ def describe_confirm(suite: Suite) -> str:
 
 
 def _dirname(tune_trial) -> str:
-    pack = tune_trial.config["job"]["pack"]
-    first = Trial.from_dict(pack[0]).id
-    return f"trial_{first}" if len(pack) == 1 else f"pack{len(pack)}_{first}"
+    ids = Job.from_dict(tune_trial.config["job"]).ids
+    return f"trial_{ids[0]}" if len(ids) == 1 else f"pack{len(ids)}_{ids[0]}"
 
 
 def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch: Launch, scheduler, log) -> None:
@@ -248,8 +248,8 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         max_failures = res.max_failures if launch.max_failures is None else launch.max_failures
         common = {"driver_node": ray.get_runtime_context().get_node_id(), "data_dir": data_dir, "cpus": res.cpu,
                   "options": run_options(suite)}
-        jobs = [{"pack": [t.to_dict() for t in p], "cache_files": files[evaluator_key(p[0])],
-                 "seed": seed_files(results, p, resumed)} for p in packs]
+        jobs = [Job(tuple(p), tuple(files[evaluator_key(p[0])]), tuple(seed_files(results, p, resumed))).to_dict()
+                for p in packs]
         monitor = make_monitor([t for p in packs for t in p], resumed, results, log, launch.progress_bar,
                                "asha" if scheduler else None, max_failures)
         name = store.run_name(suite.name)
@@ -271,9 +271,8 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         for r in grid:  # a pack Tune could not even start or report: its unfinished members are failed
             if r.error is None:
                 continue
-            for d in r.config["job"]["pack"]:
-                tid = Trial.from_dict(d).id
-                if (read_summary(results, tid) or {}).get("status") not in TERMINAL + ("failed", "stopped"):
+            for tid in Job.from_dict(r.config["job"]).ids:
+                if summary_status(results, tid) not in TERMINAL + ("failed", "stopped"):
                     record_failure(results, tid, f"{type(r.error).__name__}: {r.error}")
         if monitor.gather_errors:
             log(f"note: {len(monitor.gather_errors)} checkpoints could not be gathered (first: "

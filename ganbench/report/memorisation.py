@@ -45,7 +45,7 @@ def _num(row: pd.Series, key: str) -> float:
 
 
 def _provenance(results: Path, tid: str, metric: str) -> dict:
-    return ((read_summary(results, tid) or {}).get("provenance") or {}).get(metric) or {}
+    return (getattr(read_summary(results, tid), "provenance", None) or {}).get(metric) or {}
 
 
 def memorisation_table(best: dict, frame: pd.DataFrame, names: pd.Series, results: Path) -> pd.DataFrame:

@@ -21,7 +21,8 @@ from typing import Callable, Optional
 import torch
 
 from ganbench.datasets import load_split
-from ganbench.paths import atomic_write_json, using_cache
+from ganbench.paths import using_cache
+from ganbench.results import Summary, score_key, write_summary
 from ganbench.suite.plan import Trial
 from ganbench.training.sinks import open_sinks
 from ganbench.training.budget import Counters, budget_used, expected_d_steps, instance_noise_std, used as used_by_unit
@@ -382,19 +383,17 @@ class _Run:
                 summary_metrics.update({f"best_{n}": v for n, v in values.items()})
             if m.status == "completed":
                 self._write_checkpoint(k, final=True)
-            summary = {
-                "trial_id": m.trial.id, "status": m.status, "primary": e.primary, "best_d_steps": m.best.d_steps,
-                f"best_val_{e.primary}": m.best.value,  # what chose the checkpoint (and the configuration)
-                **(m.used or self._used()), "stopped_early_at": m.stopped_at,
-                "flops_per_d_step": c.flops_per_d, "flops_per_g_step": c.flops_per_g,
-                "wall_seconds": round(c.prior_wall + time.perf_counter() - self.t_start, 3),
-                "train_seconds": round(train_seconds, 3), "train_cpu_seconds": round(self.train_cpu, 3),
-                "device": str(self.dev),
-                "num_threads": torch.get_num_threads(), "pack_size": pack.k,
-                "pack": [t.id for t in pack.trials] if pack.k > 1 else [], "resumed_from": c.resumed_from,
-                "notes": self.notes, **self.meta, **summary_metrics, "provenance": provenance,
-            }
-            atomic_write_json(m.out_dir / "summary.json", summary)
+            record = Summary(
+                m.trial.id, m.status, primary=e.primary, best_d_steps=m.best.d_steps, **(m.used or self._used()),
+                stopped_early_at=m.stopped_at, flops_per_d_step=c.flops_per_d, flops_per_g_step=c.flops_per_g,
+                wall_seconds=round(c.prior_wall + time.perf_counter() - self.t_start, 3),
+                train_seconds=round(train_seconds, 3), train_cpu_seconds=round(self.train_cpu, 3),
+                device=str(self.dev), num_threads=torch.get_num_threads(), pack_size=pack.k,
+                pack=[t.id for t in pack.trials] if pack.k > 1 else [], resumed_from=c.resumed_from, notes=self.notes,
+                meta=dict(self.meta), provenance=provenance,  # best_val_<primary>: what chose the checkpoint
+                scores={score_key("best_val", e.primary): m.best.value, **summary_metrics})
+            write_summary(m.out_dir, record)
+            summary = record.to_dict()
             self.on_event("done", k, {n: v for n, v in summary.items() if n != "provenance"})
             summaries.append(summary)
         return summaries
