@@ -43,8 +43,16 @@ def read_json_object(path: Path) -> tuple[Optional[dict], Optional[str]]:
 
 
 # ------------------------------------------------------------------------------------------------ summary.json
+RENAMED = {"images_seen": "images"}  # keys of summaries and histories written before: old name -> the name now
+
+
+def current_names(record: dict) -> dict:
+    """A summary's or history line's keys as this ganbench names them (``RENAMED``; a key already there stays)."""
+    return {(RENAMED[k] if k in RENAMED and RENAMED[k] not in record else k): v for k, v in record.items()}
+
+
 # the keys a summary of each status always holds (None where it has no value); any other field only when it has one
-_FINISHED = ("primary", "best_d_steps", "d_steps", "g_steps", "images_seen", "flops", "stopped_early_at",
+_FINISHED = ("primary", "best_d_steps", "d_steps", "g_steps", "images", "flops", "stopped_early_at",
              "flops_per_d_step", "flops_per_g_step", "wall_seconds", "train_seconds", "train_cpu_seconds", "device",
              "num_threads", "pack_size", "pack", "resumed_from", "notes")
 _ALWAYS = {"completed": _FINISHED, "diverged": _FINISHED, "failed": ("error",),
@@ -64,7 +72,7 @@ class Summary:
     best_d_steps: Optional[int] = None  # where it was chosen
     d_steps: Optional[int] = None  # the budget used, in every unit
     g_steps: Optional[int] = None
-    images_seen: Optional[int] = None
+    images: Optional[int] = None  # real images D saw (``images_seen`` in summaries written before)
     flops: Optional[float] = None
     stopped_early_at: Optional[int] = None
     flops_per_d_step: Optional[float] = None
@@ -100,6 +108,7 @@ class Summary:
     @classmethod
     def from_dict(cls, d: dict) -> "Summary":
         """A summary.json object, of this ganbench or an earlier one."""
+        d = current_names(d)
         rest = {k: v for k, v in d.items() if k not in _TYPED and k not in ("trial_id", "status", "provenance")}
         scores = {k: v for k, v in rest.items() if is_score(k)}
         return cls(trial_id=d.get("trial_id"), status=d.get("status"), provenance=d.get("provenance"),
@@ -194,7 +203,7 @@ def _flatten_row(config: dict, record: Summary) -> dict:
            "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **config_columns(config),
            "phase": config.get("phase") or "search", "analysis_margin": config.get("analysis_margin")}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
-    for key in ("d_steps", "g_steps", "images_seen", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
+    for key in ("d_steps", "g_steps", "images", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
                 "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):
         if key in summary:
             row[key] = summary[key]
@@ -329,7 +338,7 @@ def read_history(results: Path, trial_ids: Iterable[str]):
                 continue
             if isinstance(record, dict):
                 record.pop("provenance", None)
-                records.append({**record, "trial_id": tid})
+                records.append({**current_names(record), "trial_id": tid})
     return pd.DataFrame.from_records(records)
 
 

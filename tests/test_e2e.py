@@ -37,7 +37,7 @@ def test_every_trial_completed_with_its_files(ran):
     assert len(frame) == 4 and set(frame.status) == {"completed"}
     assert set(frame.gan) == {"ns", "wgan-gp"} and set(frame.dataset) == {"ring8", "digits"}
     for col in ("trial_id", "node_id", "seed", "architecture", "hp_lr", "hp_n_disc", "d_steps", "g_steps",
-                "images_seen", "wall_seconds", "best_d_steps"):
+                "images", "wall_seconds", "best_d_steps"):
         assert col in frame and frame[col].notna().all(), col
     assert frame.node_id.str.len().min() > 10  # a Ray node id
     assert (frame.d_steps == 60).all()

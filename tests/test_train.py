@@ -28,7 +28,7 @@ def test_budget_is_exact(tmp_path, budget, hparams, expect):
     (trial,) = make_trials(tmp_path, budget=budget, extra=f"hparams: {{batch_size: 16, {hparams[1:]}\n")
     s = run_trial(trial, tmp_path / "t")
     assert (s["d_steps"], s["g_steps"]) == expect
-    assert s["images_seen"] == 16 * expect[0]
+    assert s["images"] == 16 * expect[0]
     assert s["wall_seconds"] >= s["train_seconds"] > 0
 
 

@@ -3,8 +3,9 @@
 where D steps can be known in advance, in ``expected_d_steps``).
 
 Counting (compare_gan's convention): a *step* is a discriminator step; G is updated once every ``n_disc`` D steps
-(after ``d_warmup_steps``); ``images`` counts the real images D has seen (``images_seen``: batch size x pac per D
-step); ``flops`` the FLOPs of the D and G steps taken; ``seconds`` the training time without evaluation.
+(after ``d_warmup_steps``); ``images`` counts the real images D has seen (batch size x pac per D step; one name in
+suites, counters, metrics.jsonl, checkpoints and summaries: results written before it call it ``images_seen``);
+``flops`` the FLOPs of the D and G steps taken; ``seconds`` the training time without evaluation.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Optional
 class Counters:
     d_steps: int = 0
     g_steps: int = 0
-    images_seen: int = 0
+    images: int = 0
     flops_per_d: Optional[float] = None  # per trial
     flops_per_g: Optional[float] = None
     prior_wall: float = 0.0  # seconds of earlier runs (resumed trials)
@@ -32,7 +33,7 @@ class Counters:
 
 def used(c: Counters, train_seconds: float) -> dict[str, float]:
     """Budget unit -> how much of it the trial has used."""
-    return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images_seen, "seconds": train_seconds,
+    return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images, "seconds": train_seconds,
             "flops": c.flops}
 
 

@@ -9,8 +9,8 @@ One file per trial (a pack's members each write their own), a dictionary of tens
     pack              the ids of the pack it was trained in
     generator, discriminator, g_optimizer, d_optimizer, loss_state, streams
                       this member's networks, optimiser states, loss state and random streams
-    counters          d_steps, g_steps, images_seen, flops_per_d, flops_per_g, wall_seconds, train_seconds,
-                      train_cpu_seconds
+    counters          d_steps, g_steps, images, flops_per_d, flops_per_g, wall_seconds, train_seconds,
+                      train_cpu_seconds (``images`` is ``images_seen`` in checkpoints written before the rename)
     best              the best-so-far generator on validation: value, state, d_steps
     last_metrics, last_provenance, evals_since_best, diagnostics
     history_bytes     the length of metrics.jsonl when it was written: a resumed trial cuts what came after
@@ -63,6 +63,11 @@ def running_d_steps(trial_dir: Path, trial_id: str) -> int:
     """The D step a trial resumes from: that of the running checkpoint in its directory, 0 when it has none."""
     ck = running_checkpoint(Path(trial_dir) / FILENAME, trial_id)
     return int((ck.get("counters") or {}).get("d_steps") or 0) if ck is not None else 0
+
+
+def images_count(counters: dict) -> int:
+    """The real images D had seen at a checkpoint: ``images``, or ``images_seen`` in one written before the rename."""
+    return counters["images"] if "images" in counters else counters["images_seen"]
 
 
 def member_checkpoint(pack, k: int, member, diagnostics, counters: dict) -> dict:

@@ -26,7 +26,7 @@ from ganbench.results import Summary, score_key, write_summary
 from ganbench.suite.plan import Trial
 from ganbench.training.sinks import open_sinks
 from ganbench.training.budget import Counters, budget_used, expected_d_steps, instance_noise_std, used as used_by_unit
-from ganbench.training.checkpoint import member_checkpoint, restore_loss_state, restore_member, \
+from ganbench.training.checkpoint import images_count, member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
 from ganbench.training.device import resolve_device
 from ganbench.training.members import Members, zero_optimizer_member
@@ -163,7 +163,7 @@ class _Run:
             with self.autocast():
                 latent = d_step(pack, self.diag, noise)
             c.d_steps += 1
-            c.images_seen += hp.batch_size * pack.pac
+            c.images += hp.batch_size * pack.pac
             g_stepped = c.d_steps > hp.d_warmup_steps and (c.d_steps - hp.d_warmup_steps) % hp.n_disc == 0
             if g_stepped:
                 with self.autocast():
@@ -263,7 +263,7 @@ class _Run:
             values["diversity"] = mean_pairwise_distance(fakes[k][:256]) / max(self.real_spread, 1e-12)
             if critic is not None:
                 values["critic_w"] = critic[k]
-            record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+            record = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images,
                       "flops": c.flops, "seconds": seconds, "train_seconds": round(self._train_seconds(
                           run_train_start), 3), "split": "val", **(means[k] if means else {}), **values,
                       **beside.get(k, {}), **(pack.augment.record(k) if pack.augment is not None else {})}
@@ -285,7 +285,7 @@ class _Run:
 
     def _used(self) -> dict:
         c = self.c
-        return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen, "flops": c.flops}
+        return {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images, "flops": c.flops}
 
     def _stop_early(self, k: int) -> None:
         """Patience ran out: member k trains no further; its generator at this point is its final one."""
@@ -318,7 +318,7 @@ class _Run:
 
     def _write_checkpoint(self, k: int, final: bool = False) -> None:
         c = self.c
-        counters = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images_seen": c.images_seen,
+        counters = {"d_steps": c.d_steps, "g_steps": c.g_steps, "images": c.images,
                     "flops_per_d": c.flops_per_d, "flops_per_g": c.flops_per_g,
                     "wall_seconds": c.prior_wall + time.perf_counter() - self.t_start,
                     "train_seconds": getattr(self, "_train_now", 0.0),
@@ -343,7 +343,7 @@ class _Run:
         restore_loss_state(pack, ckpts)
         self.diag = Diagnostics.merged([ck["diagnostics"] for ck in ckpts], self.dev)
         cc = ckpts[0]["counters"]
-        c.d_steps, c.g_steps, c.images_seen = cc["d_steps"], cc["g_steps"], cc["images_seen"]
+        c.d_steps, c.g_steps, c.images = cc["d_steps"], cc["g_steps"], images_count(cc)
         c.flops_per_d, c.flops_per_g = cc["flops_per_d"], cc["flops_per_g"]
         c.prior_wall, c.prior_train, c.resumed_from = cc["wall_seconds"], cc["train_seconds"], cc["d_steps"]
         c.prior_train_cpu = cc.get("train_cpu_seconds", 0.0)

@@ -29,7 +29,7 @@ from ganbench.registry import GanbenchError
 
 TRAIN_KEYS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "g_grad_norm", "penalty", "began_k", "began_m",
               "critic_w", "diversity")
-PROGRESS_KEYS = ("g_steps", "images_seen", "flops", "seconds", "train_seconds")
+PROGRESS_KEYS = ("g_steps", "images", "flops", "seconds", "train_seconds")
 SKIP_KEYS = ("d_steps", "split", "provenance")
 EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}  # field: (module, extra)
 
