@@ -147,69 +147,19 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from ganbench.datasets import DATASETS
-    from ganbench.evaluation import METRICS
-    from ganbench.evaluation.extractors import EXTRACTORS
-    from ganbench.zoo.losses import LOSSES
-    from ganbench.zoo.models import ARCHITECTURES
-    from ganbench.zoo.penalties import PENALTIES
-    from ganbench.zoo.variants import VARIANTS
+    from ganbench.catalog import list_lines
 
-    sections = (
-        ("GAN variants", "ganbench show VARIANT prints every resolved default", VARIANTS), ("losses", "", LOSSES),
-        ("penalties", "", PENALTIES), ("architectures", "", ARCHITECTURES),
-        ("datasets", "[offline]: no network needed; [download]: fetched on first use unless its files are in the data "
-                     "directory", DATASETS),
-        ("metrics", "", METRICS), ("feature extractors", "", EXTRACTORS))
-    for title, note, reg in sections:
-        print(f"{title}:" + (f" ({note})" if note else ""))
-        width = max(len(n) for n in reg.names())
-        for name in reg.names():
-            mark = f"[{dataset_access(DATASETS.get(name))}] " if reg is DATASETS else ""
-            print(f"  {name:<{width}}  {mark}{reg.help(name)}")
+    print("\n".join(list_lines()))
     return 0
 
 
-def dataset_access(dataset) -> str:
-    """'offline' when a dataset needs no download (generated or bundled, or your own files), else 'download'."""
-    return "download" if "download" in dataset.option_defaults else "offline"
-
-
-def describe_variant(name: str) -> list[str]:
-    """Every resolved default of a variant: each HParams field (``*`` = set by the preset), the loss and the
-    penalty with every option."""
-    from ganbench.suite.plan import normal_penalties
-    from ganbench.suite.schema import HParams
-    from ganbench.zoo.losses import LOSSES, get_loss
-    from ganbench.zoo.penalties import PENALTIES, get_penalty
+def _cmd_show(args) -> int:
+    from ganbench.catalog import describe_part, describe_variant
     from ganbench.zoo.variants import VARIANTS
 
-    v = VARIANTS.get(name)
-    hp = HParams(**v.defaults).model_dump()
-
-    def options(opts: dict) -> str:
-        return ", ".join(f"{k}={val!r}" for k, val in opts.items()) or "no options"
-
-    loss = get_loss(v.loss, **v.loss_options)
-    by_hparam = ", ".join(h if h == o else f"{h} ({o})" for o, h in loss.HPARAM_OPTIONS.items())
-    by_hparam = f"; set by the hyperparameters {by_hparam}" if by_hparam else ""
-    lines = [f"{name}: {VARIANTS.help(name)}", f"reference: {v.reference or '-'}",
-             f"loss: {v.loss} ({'autoencoder reconstruction; ' if loss.d_output == 'autoencoder' else ''}"
-             f"{options(loss.options)}{by_hparam}): {LOSSES.help(v.loss)}"]
-    for pen, spec in (normal_penalties(v.penalties, name) if v.penalties else
-                      {v.penalty: {"weight": "penalty_weight", **v.penalty_options}}).items():
-        weight = spec["weight"] if not isinstance(spec["weight"], str) else f"{spec['weight']}={hp[spec['weight']]!r}"
-        opts = get_penalty(pen, **{k: val for k, val in spec.items() if k != "weight"}).options
-        lines.append(f"penalty: {pen} ({options(opts)}), weight {weight}: {PENALTIES.help(pen)}")
-    lines.append("hyperparameters (* set by the preset, others HParams defaults):")
-    width = max(len(k) for k in hp)
-    lines += [f"  {k:<{width}}  {val!r}{'  *' if k in v.defaults else ''}" for k, val in hp.items()]
-    return lines
-
-
-def _cmd_show(args) -> int:
     for i, name in enumerate(args.variant):
-        print(("\n" if i else "") + "\n".join(describe_variant(name)))
+        lines = describe_variant(name) if name in VARIANTS.names() else describe_part(name)
+        print(("\n" if i else "") + "\n".join(lines))
     return 0
 
 
@@ -334,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-baselines", action="store_true", help="only the reference statistics")
     st.add_argument("--data-dir", default=None, help="dataset directory")
     sub.add_parser("list", help="list the registered GAN variants, losses, architectures, datasets and metrics")
-    show = sub.add_parser("show", help="print a GAN variant's every resolved default (hyperparameters, loss, penalty)")
-    show.add_argument("variant", nargs="+", help="registered variant name(s), e.g. ns-lucic")
+    show = sub.add_parser("show", help="print a GAN variant's every resolved default (hyperparameters, loss, penalty), "
+                                       "or what a loss, penalty, training option, transform or metric is")
+    show.add_argument("variant", nargs="+", help="registered name(s), e.g. ns-lucic, rpgan, r2, ada, cmmd")
     return p
 
 

@@ -17,19 +17,20 @@ from ganbench.evaluation.metrics import sliced, support
 from ganbench.evaluation.metrics.cmmd import SCALE, SIGMA, cmmd_from_embeddings
 
 @metric("modes", "toy", {"modes": "max", "hq": "max", "reverse_kl": "min", "mode_tv": "min"},
-         "2D mixtures: modes captured, high-quality fraction, reverse KL over modes (PacGAN definitions), and "
+         "2D mixtures: modes captured, high-quality fraction, reverse KL over modes (PacGAN's, Lin et al. 2018), and "
          "mode_tv, the total variation to the ideal distribution over modes + off-mode (the toys' primary)")
 def _modes(fake: np.ndarray, info: DatasetInfo, **_) -> dict:
     return mf.mode_metrics(fake, info.centers, info.std, threshold=3.0)
 
 
-@metric("fid", "image", {"fid": "min"}, "Frechet distance between extractor features of real and generated images")
+@metric("fid", "image", {"fid": "min"},
+         "Frechet distance between extractor features of real and generated images (FID: Heusel et al. 2017)")
 def _fid(real_features, fake_features, **_) -> dict:
     return {"fid": mf.fid_from_features(real_features, fake_features)}
 
 
-@metric("kid", "image", {"kid": "min", "kid_std": None}, "kernel inception distance: cubic polynomial kernel, unbiased MMD^2, "
-                                              "100 subsets of at most 1000")
+@metric("kid", "image", {"kid": "min", "kid_std": None}, "kernel inception distance (Binkowski et al. 2018): cubic "
+                                              "polynomial kernel, unbiased MMD^2, 100 subsets of at most 1000")
 def _kid(real_features, fake_features, **_) -> dict:
     size = min(1000, len(real_features), len(fake_features))
     mean, std = mf.kid_from_features(real_features, fake_features, subsets=100, subset_size=size)
@@ -48,7 +49,8 @@ def _dc(real_features, fake_features, **_) -> dict:
     return {"density": d, "coverage": c}
 
 
-@metric("is", "image", {"is": "max", "is_std": None}, "inception score from the extractor's logits, 10 splits")
+@metric("is", "image", {"is": "max", "is_std": None},
+         "inception score (Salimans et al. 2016) from the extractor's logits, 10 splits")
 def _is(fake_logits, **_) -> dict:
     mean, std = mf.inception_score_from_logits(fake_logits, splits=10)
     return {"is": mean, "is_std": std}
@@ -66,8 +68,8 @@ def _fd_dinov2(real_features, fake_features) -> tuple[dict, dict]:
 
 
 @metric("fd_dinov2_vitb14", "image", {"fd_dinov2_vitb14": "min"},
-        "Frechet distance in DINOv2 ViT-B/14 features (cheap tracking; not comparable with FD-DINOv2, which is "
-        "ViT-L/14); extractor dinov2_vitb14", extractors=("dinov2_vitb14",))
+        "Frechet distance in DINOv2 ViT-B/14 features (cheap tracking, as Stein et al. 2023 suggest; not comparable "
+        "with FD-DINOv2, which is ViT-L/14); extractor dinov2_vitb14", extractors=("dinov2_vitb14",))
 def _fd_dinov2_vitb14(real_features, fake_features) -> tuple[dict, dict]:
     value = mf.fid_from_features(real_features, fake_features)
     return {"fd_dinov2_vitb14": value}, {"space": "DINOv2 ViT-B/14 features"}
@@ -94,7 +96,8 @@ def _scale(info, x) -> str:
 
 
 @metric("swd", "any", {"swd": "min"},
-         f"sliced Wasserstein distance SW_2 (the distance, not squared) between generated and real rows of the "
+         f"sliced Wasserstein distance SW_2 (Rabin et al. 2011; Karras et al. 2018), the distance, not squared, "
+         f"between generated and real rows of the "
          f"scored split: 2D points, or images as flattened pixels in [-1, 1]; {sliced.DEFAULT_PROJECTIONS} "
          f"fixed random directions (seed {sliced.DEFAULT_SEED})")
 def _swd(fake, real, info, split) -> tuple[dict, dict]:
@@ -104,7 +107,8 @@ def _swd(fake, real, info, split) -> tuple[dict, dict]:
 
 
 @metric("swd_features", "image", {"swd_features": "min"},
-         f"sliced Wasserstein distance SW_2 (not squared) in the extractor's feature space (raw features); "
+         f"sliced Wasserstein distance SW_2 (Rabin et al. 2011), not squared, in the extractor's feature space "
+         f"(raw features); "
          f"{sliced.DEFAULT_PROJECTIONS} fixed random directions (seed {sliced.DEFAULT_SEED})")
 def _swd_features(fake_features, real_features) -> tuple[dict, dict]:
     value = sliced.sliced_wasserstein(fake_features, real_features, sliced.DEFAULT_PROJECTIONS, sliced.DEFAULT_SEED,
