@@ -10,9 +10,8 @@ Two layers, both read from a trial's files (torch-free: the report imports this 
 
 Trials.csv (ganbench.results) writes these columns; the report's tables (ganbench.report.tables) and the choice of
 configurations (ganbench.selection) split trials by ``columns``; a baseline matches a score on ``BASELINE_MATCH``.
-Before training, the driver builds one evaluator (extractor, reference statistics, cache files) per
-``evaluator_key``, and baselines are computed once per ``Evaluation``; early stopping ranks trials that agree on
-``RANKED``.
+Before training, the driver builds one evaluator per ``Evaluation`` (extractor, reference statistics, cache files,
+baselines); early stopping ranks trials that agree on ``RANKED``.
 """
 from __future__ import annotations
 
@@ -63,7 +62,8 @@ def ranked_key(trial) -> tuple:
 @dataclass(frozen=True)
 class Evaluation:
     """What a trial's scores depend on, as its ``eval`` settings state them (n_real as configured: None = the
-    dataset's default): trials with the same one share baselines."""
+    dataset's default): trials with the same one share an evaluator in the driver (extractor, reference statistics,
+    cache files) and baselines."""
     dataset: str
     options: tuple  # sorted (key, value) pairs of the dataset options, as the suite gives them
     extractor: Optional[str]
@@ -75,9 +75,3 @@ class Evaluation:
         e = trial.eval
         return cls(trial.dataset, tuple(sorted(trial.dataset_options.items())), e.extractor, int(e.n_samples),
                    e.n_real)
-
-
-def evaluator_key(trial) -> tuple:
-    """What a trial's evaluator depends on (its ``Evaluation`` and metrics): trials with the same key share one
-    evaluator, its extractor, reference statistics and cache files."""
-    return Evaluation.of(trial), tuple(trial.eval.metrics)

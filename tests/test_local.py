@@ -71,7 +71,7 @@ def test_prepare_writes_what_both_drivers_share(tmp_path):
     """ganbench.execution.prepare.prepare, called by `ganbench run` (execution/tune.py) and `ganbench trial`
     (execution/local.py): reference files per protocol, baselines.json, environment.json, each trial's config."""
     from ganbench.execution.prepare import prepare
-    from ganbench.protocol import evaluator_key
+    from ganbench.protocol import Evaluation
     from ganbench.results import read_json_object, trial_dir
     from ganbench.suite.expand import expand
     from ganbench.suite.schema import load_suite
@@ -82,9 +82,32 @@ def test_prepare_writes_what_both_drivers_share(tmp_path):
     res = tmp_path / "res"
     assert prepare(res, [], suite_path=suite) == {} and not res.exists()  # nothing to run: nothing written
     files = prepare(res, trials, suite_path=suite)
-    assert set(files) == {evaluator_key(t) for t in trials} and len(files) == 2
+    assert set(files) == {Evaluation.of(t) for t in trials} and len(files) == 2
     for t in trials:
         assert read_json_object(trial_dir(res, t.id) / "config.json")[0] == json.loads(json.dumps(t.to_dict()))
     records = json.loads((res / "baselines.json").read_text())["baselines"]
     assert {r["dataset"] for r in records} == {"ring8", "grid25"}
     assert json.loads((res / "environment.json").read_text())["suite"]["file"] == "loc.yaml"
+
+
+def test_the_driver_builds_one_evaluator_per_protocol(tmp_path, monkeypatch):
+    """prepare trains or loads each protocol's extractor and reference statistics through one Evaluator, which the
+    baselines use too (issue 16: it was built once for the reference files and again for the baselines)."""
+    from ganbench.evaluation.evaluator import Evaluator
+    from ganbench.execution.prepare import prepare
+    from ganbench.suite.expand import expand
+    from ganbench.suite.schema import load_suite
+
+    built = []
+    init = Evaluator.__init__
+
+    def counting(self, dataset, *args, **kwargs):
+        built.append(dataset)
+        init(self, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(Evaluator, "__init__", counting)
+    suite = tmp_path / "loc.yaml"
+    suite.write_text(SUITE.replace("datasets: [ring8]", "datasets: [ring8, grid25]").replace("seeds: [0, 1]",
+                                                                                           "seeds: [0, 1, 2]"))
+    prepare(tmp_path / "res", expand(load_suite(suite)), suite_path=suite)
+    assert sorted(built) == ["grid25", "ring8"]

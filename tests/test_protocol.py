@@ -72,7 +72,7 @@ def test_trials_of_different_protocol_are_never_pooled_or_chosen_together(tmp_pa
     assert set(protocol.columns(trials, "fid")) <= set(cells.columns)
 
 
-def test_evaluator_and_baseline_keys():
+def test_evaluation_and_ranking_keys():
     from ganbench.suite.plan import EvalSettings, Trial
 
     def trial(seed=0, metrics=("fid",), n_samples=2500, primary="fid"):
@@ -80,9 +80,8 @@ def test_evaluator_and_baseline_keys():
         return Trial("s", "digits", "ns", "ns", "ns", "none", "mlp", seed, 0, {"lr": 2e-4}, "d_steps", 2000, e)
 
     a = trial()
-    assert protocol.evaluator_key(trial(seed=3)) == protocol.evaluator_key(a)  # seeds share one evaluator
-    assert protocol.Evaluation.of(trial(metrics=("fid", "kid"))) == protocol.Evaluation.of(a)  # and baselines
-    assert protocol.evaluator_key(trial(metrics=("fid", "kid"))) != protocol.evaluator_key(a)
+    assert protocol.Evaluation.of(trial(seed=3)) == protocol.Evaluation.of(a)  # seeds share one evaluator
+    assert protocol.Evaluation.of(trial(metrics=("fid", "kid"))) == protocol.Evaluation.of(a)  # with both metrics
     assert protocol.Evaluation.of(trial(n_samples=1000)) != protocol.Evaluation.of(a)
     assert protocol.ranked_key(trial(n_samples=1000)) == protocol.ranked_key(a)
     assert protocol.ranked_key(trial(primary="kid")) != protocol.ranked_key(a)

@@ -140,9 +140,10 @@ def _cache_path(ev: Evaluator, protocol: Evaluation, metrics: tuple, split: str,
 
 
 def compute_baselines(protocol: Evaluation, metrics: Iterable[str], data_dir=None, draws: int = DRAWS,
-                      device: str = "cpu") -> list[dict]:
+                      device: str = "cpu", evaluator: Optional[Evaluator] = None) -> list[dict]:
     """The baseline records of one protocol: one for the analytic modes (toys), or one per split val and test
-    (images). Each is computed once and then read from the cache."""
+    (images). Each is computed once and then read from the cache. ``evaluator``: the protocol's, built with these
+    metrics (the driver's, ganbench.execution.prepare); by default one is built here."""
     if draws < 2:
         raise GanbenchError(f"baselines: draws must be at least 2 (a spread needs two), got {draws}")
     if protocol.n_samples < 2:
@@ -150,8 +151,8 @@ def compute_baselines(protocol: Evaluation, metrics: Iterable[str], data_dir=Non
     metrics = tuple(sorted(set(metrics)))
     options = dict(protocol.options)
     info = dataset_info(protocol.dataset, options)
-    ev = Evaluator(protocol.dataset, options, info, list(metrics), protocol.extractor, protocol.n_samples,
-                   protocol.n_real, data_dir=data_dir, device=device)
+    ev = evaluator or Evaluator(protocol.dataset, options, info, list(metrics), protocol.extractor,
+                                protocol.n_samples, protocol.n_real, data_dir=data_dir, device=device)
     records, samplers = [], None
     for split in (("test",) if info.kind == "toy" else ("val", "test")):
         path = _cache_path(ev, protocol, metrics, split, draws)
@@ -190,12 +191,15 @@ def merge_records(old: list[dict], new: list[dict]) -> list[dict]:
     return [merged[k] for k in sorted(merged)]
 
 
-def write_baselines(results_dir, trials, data_dir=None, draws: int = DRAWS, device: str = "cpu") -> Path:
+def write_baselines(results_dir, trials, data_dir=None, draws: int = DRAWS, device: str = "cpu",
+                    evaluators: Optional[dict] = None) -> Path:
     """Compute (or read from the cache) the baselines of every protocol among ``trials`` and merge them into
-    ``results_dir/baselines.json``. Call it in the driver before the trials start."""
+    ``results_dir/baselines.json``. Call it in the driver before the trials start; ``evaluators``: the driver's, one
+    per protocol (``ganbench.execution.prepare.build_evaluators``)."""
     new = []
     for protocol, metrics in trial_protocols(trials).items():
-        new.extend(compute_baselines(protocol, metrics, data_dir=data_dir, draws=draws, device=device))
+        new.extend(compute_baselines(protocol, metrics, data_dir=data_dir, draws=draws, device=device,
+                                     evaluator=(evaluators or {}).get(protocol)))
     path = Path(results_dir) / BASELINES_FILE
     write_baselines_file(path, merge_records(read_baselines(path), new))
     return path

@@ -1,7 +1,8 @@
 """What both drivers do before a trial trains (``ganbench run`` through Ray Tune, ``ganbench trial`` in this
-process), so that both leave the same files: feature extractors trained or loaded and reference statistics computed
-once per evaluation protocol (cache files, with their SHA-256 for the nodes that lack them), the results directory's
-``baselines.json`` and ``environment.json``, and each trial's ``config.json``.
+process), so that both leave the same files: one evaluator per evaluation protocol (``ganbench.protocol.Evaluation``)
+trains or loads the feature extractor and computes the reference statistics (cache files, with their SHA-256 for the
+nodes that lack them) and scores the baselines of the results directory's ``baselines.json``; then
+``environment.json`` and each trial's ``config.json``.
 """
 from __future__ import annotations
 
@@ -10,27 +11,25 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.paths import atomic_write_json, cache_dir, file_sha256
-from ganbench.protocol import evaluator_key
+from ganbench.protocol import Evaluation
 from ganbench.results import write_trial_config
 from ganbench.suite.plan import Trial
 
 
-def prepare_references(trials: list[Trial], data_dir=None) -> dict[tuple, list[dict]]:
-    """Train/load extractors and compute reference statistics once per protocol (``ganbench.protocol.evaluator_key``),
-    in the driver, before trials start. Returns, per protocol, the cache files its trials read (``reference_files``)."""
+def build_evaluators(trials: list[Trial], data_dir=None) -> dict:
+    """One evaluator per protocol among ``trials`` (``Evaluation`` -> ``Evaluator``, with the union of the metrics its
+    trials are scored by), built in the driver before trials start: it trains or loads the extractor and computes the
+    reference statistics, and the baselines score through it."""
     from ganbench.datasets import dataset_info
+    from ganbench.evaluation.baselines import trial_protocols
     from ganbench.evaluation.evaluator import Evaluator
 
-    files: dict[tuple, list[dict]] = {}
-    for t in trials:
-        key = evaluator_key(t)
-        if key in files:
-            continue
-        e = t.eval
-        info = dataset_info(t.dataset, t.dataset_options)
-        files[key] = reference_files(Evaluator(t.dataset, t.dataset_options, info, list(e.metrics), e.extractor,
-                                               e.n_samples, e.n_real, data_dir=data_dir))
-    return files
+    out = {}
+    for p, metrics in trial_protocols(trials).items():
+        options = dict(p.options)
+        out[p] = Evaluator(p.dataset, options, dataset_info(p.dataset, options), list(metrics), p.extractor,
+                           p.n_samples, p.n_real, data_dir=data_dir)
+    return out
 
 
 def reference_files(evaluator) -> list[dict]:
@@ -60,18 +59,19 @@ def reference_files(evaluator) -> list[dict]:
 
 
 def prepare(results: Path, todo: list[Trial], data_dir=None, suite_path: Optional[Path] = None) \
-        -> dict[tuple, list[dict]]:
+        -> dict[Evaluation, list[dict]]:
     """Everything before ``todo`` trains in ``results``: reference statistics (returns their cache files per
-    protocol), baselines.json (merged with the records already there), environment.json and each trial's
-    config.json. Nothing is written when ``todo`` is empty."""
+    protocol, ``Evaluation.of(trial)``), baselines.json (merged with the records already there), environment.json
+    and each trial's config.json. Nothing is written when ``todo`` is empty."""
     from ganbench.environment import collect_environment
     from ganbench.evaluation.baselines import write_baselines
 
     if not todo:
         return {}
     results = Path(results)
-    files = prepare_references(todo, data_dir)
-    write_baselines(results, todo, data_dir=data_dir)
+    evaluators = build_evaluators(todo, data_dir)
+    files = {p: reference_files(ev) for p, ev in evaluators.items()}
+    write_baselines(results, todo, data_dir=data_dir, evaluators=evaluators)
     env = collect_environment(suite_path)
     atomic_write_json(results / "environment.json", env)  # the latest run's
     with open(results / "environments.jsonl", "a") as f:  # one record per run: which suite files filled the directory

@@ -34,7 +34,7 @@ from ganbench.registry import GanbenchError
 from ganbench.results import TERMINAL, finished_ids, record_failure, summary_status, trial_dir, \
     write_trials_csv
 from ganbench.execution.prepare import prepare, run_options
-from ganbench.protocol import evaluator_key, ranked_key
+from ganbench.protocol import Evaluation, ranked_key
 from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
@@ -248,7 +248,7 @@ def _fit(packs, suite, results, data_dir, files, resumed, store: Storage, launch
         max_failures = res.max_failures if launch.max_failures is None else launch.max_failures
         common = {"driver_node": ray.get_runtime_context().get_node_id(), "data_dir": data_dir, "cpus": res.cpu,
                   "options": run_options(suite)}
-        jobs = [Job(tuple(p), tuple(files[evaluator_key(p[0])]), tuple(seed_files(results, p, resumed))).to_dict()
+        jobs = [Job(tuple(p), tuple(files[Evaluation.of(p[0])]), tuple(seed_files(results, p, resumed))).to_dict()
                 for p in packs]
         monitor = make_monitor([t for p in packs for t in p], resumed, results, log, launch.progress_bar,
                                "asha" if scheduler else None, max_failures)
