@@ -1,5 +1,6 @@
 """Packs: K trials trained as one network give each member the numbers it gets alone (to float32 tolerance),
 a diverging member is frozen while the others go on, and the runner groups only compatible trials."""
+import copy
 import json
 import math
 from pathlib import Path
@@ -197,6 +198,49 @@ def test_members_of_different_seeds_start_as_and_follow_their_trials_alone(tmp_p
             g_step(solo, d)
             for key, value in d.pop()[0].items():
                 assert abs(packed[k][key] - value) <= rel * abs(value) + 1e-3, (step, k, key, packed[k][key], value)
+
+
+def _stacked_call(members, z, lean: bool):
+    """members(z) [K, B, ...] and the gradients of its sum, through Members' own call (lean) or torch.func.vmap over
+    torch.func.functional_call (what Members ran before LeanVmap and Swap)."""
+    from torch.func import functional_call, vmap
+
+    if lean:
+        out = members(z)
+    else:
+        fn = vmap(lambda p, b, x: functional_call(members.base, (p, b), (x,)))
+        out = fn(members.params, members.buffers, z)
+    return out, torch.autograd.grad(out.sum(), list(members.params.values()))
+
+
+def test_a_pack_call_computes_what_torch_vmap_of_functional_call_computes_bitwise(tmp_path):
+    """Members' lean call (LeanVmap: torch.func.vmap's steps without its per-call argument parsing; Swap: the
+    parameters put in place without functional_call's per-call lookups) gives bitwise the outputs, gradients and batch
+    norm running statistics of torch.func.vmap over functional_call, on every call (the first goes through
+    torch.func.vmap itself, later ones do not); and a network with tied weights goes through functional_call."""
+    from ganbench.training.members import Members, Swap
+    from ganbench.training.parts import build_networks
+    from ganbench.datasets import dataset_info
+
+    trials = _trials(tmp_path, "ns", "mlp", "ring8", seeds="[0, 1, 2]")
+    trial = trials[0]
+    info = dataset_info(trial.dataset, trial.dataset_options)
+    gens = [build_networks(t, info)[0] for t in trials]
+    lean, ref = Members(gens), Members([copy.deepcopy(g) for g in gens])
+    assert lean.mode == "vmap" and lean._swap.places is not None
+    gen = torch.Generator().manual_seed(0)
+    for call in range(3):
+        z = torch.randn(3, 16, trial.hp.z_dim, generator=gen)
+        (a, ga), (b, gb) = _stacked_call(lean, z, True), _stacked_call(ref, z, False)
+        assert torch.equal(a, b), call
+        assert all(torch.equal(x, y) for x, y in zip(ga, gb)), call
+        assert all(torch.equal(lean.buffers[n], ref.buffers[n]) for n in lean.buffers), call
+    with pytest.raises(ValueError, match="leading dimension of 3"):
+        lean(torch.zeros(2, 16, trial.hp.z_dim))
+
+    tied = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    tied[1].weight = tied[0].weight
+    assert Swap(tied, [n for n, _ in tied.named_parameters()]).places is None
 
 
 def test_a_diverging_member_is_frozen_while_the_others_go_on(tmp_path):

@@ -20,7 +20,7 @@ torch optimiser ``state_dict``), so a member's checkpoint resumes alone or in an
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,73 @@ from torch.func import functional_call, stack_module_state, vmap
 def default_mode(modules: list[nn.Module], device) -> str:
     convs = any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)) for m in modules[0].modules())
     return "loop" if convs and torch.device(device).type == "cpu" else "vmap"
+
+
+class Swap:
+    """Runs ``module`` with other tensors in the places of its parameters and buffers (``names``, state-dict keys):
+    what ``torch.func.functional_call`` does, with each place looked up once instead of at every call. A module
+    whose parameters or buffers are shared between places (tied weights) goes through ``functional_call`` itself."""
+
+    def __init__(self, module: nn.Module, names: list[str]):
+        self.module, self.names = module, list(names)
+        tied = any(len(list(f(remove_duplicate=False))) != len(list(f()))
+                   for f in (module.named_parameters, module.named_buffers))
+        self.places = None if tied else []
+        for n in self.names if not tied else ():
+            owner, _, attr = n.rpartition(".")
+            m = module.get_submodule(owner)
+            self.places.append((m._parameters if attr in m._parameters else m._buffers, attr))
+
+    def __call__(self, tensors, args: tuple):
+        if self.places is None:
+            return functional_call(self.module, dict(zip(self.names, tensors)), args)
+        saved = [d[a] for d, a in self.places]
+        try:
+            for (d, a), t in zip(self.places, tensors):
+                d[a] = t
+            return self.module(*args)
+        finally:
+            for (d, a), t in zip(self.places, saved):
+                d[a] = t
+
+
+try:  # the primitives torch.func.vmap calls once its arguments are parsed (torch._functorch.vmap._flat_vmap)
+    from torch._C._functorch import _add_batch_dim, _remove_batch_dim, _vmap_decrement_nesting, \
+        _vmap_increment_nesting
+except ImportError:  # another torch: LeanVmap goes through torch.func.vmap every time
+    _vmap_increment_nesting = None
+
+
+class LeanVmap:
+    """``fn(tensors, args)`` vmapped over dim 0 of every tensor and arg, one tensor out: ``torch.func.vmap`` without
+    its per-call parsing of the arguments (pytree flattening and checks of every tensor, about a third of a small
+    network's call at K = 2). The first call goes through ``torch.func.vmap`` (which checks the arguments and loads
+    the batching rules); later calls take the steps torch's vmap takes after parsing (``_flat_vmap``, with the
+    ``torch._C._functorch`` primitives themselves rather than their export-tracing wrappers): enter a vmap level,
+    wrap each input as a batched tensor, run, unwrap the output. The same kernels, the same numbers."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.checked = False
+        self.public = vmap(lambda tensors, *args: fn(tensors, args))
+
+    def __call__(self, tensors: tuple, args: tuple) -> Tensor:
+        k = tensors[0].shape[0]
+        if any(a.shape[0] != k for a in args):
+            raise ValueError(f"inputs of {k} members need a leading dimension of {k}, got "
+                             f"{[tuple(a.shape) for a in args]}")
+        if not self.checked or _vmap_increment_nesting is None:
+            out = self.public(tensors, *args)
+            self.checked = torch.is_tensor(out)
+            return out
+        level = _vmap_increment_nesting(k, "error")
+        try:
+            out = self.fn([_add_batch_dim(t, 0, level) for t in tensors], [_add_batch_dim(a, 0, level) for a in args])
+            if not torch.is_tensor(out):
+                raise TypeError(f"a network of a pack returned {type(out).__name__}, not a tensor")
+            return _remove_batch_dim(out, level, k, 0)
+        finally:
+            _vmap_decrement_nesting()
 
 
 class Members:
@@ -45,25 +112,21 @@ class Members:
         self.params, self.buffers = stack_module_state(modules)
         base = copy.deepcopy(modules[0]).to("meta")
         self.base = base
-        self._call_x = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
-        self._call_xy = vmap(lambda p, b, x, y: functional_call(base, (p, b), (x, y)))
+        # the stacked tensors as one flat tuple (updated in place, never replaced), run through a Swap
+        self._flat = (*self.params.values(), *self.buffers.values())
+        self._swap = Swap(base, [*self.params, *self.buffers])
+        self._vmapped = LeanVmap(self._swap)
 
     # ---- running
     def __call__(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         if self.module is not None:
             out = self.module(x[0]) if y is None else self.module(x[0], y[0])
             return out.unsqueeze(0)
+        args = (x,) if y is None else (x, y)
         if self.mode == "loop":  # unbind: one backward node stacks the members' gradients (not K full-size ones)
-            params = {n: t.unbind(0) for n, t in self.params.items()}
-            buffers = {n: t.unbind(0) for n, t in self.buffers.items()}
-            outs = []
-            for k in range(self.k):
-                state = ({n: t[k] for n, t in params.items()}, {n: t[k] for n, t in buffers.items()})
-                outs.append(functional_call(self.base, state, (x[k],) if y is None else (x[k], y[k])))
-            return torch.stack(outs)
-        if y is None:
-            return self._call_x(self.params, self.buffers, x)
-        return self._call_xy(self.params, self.buffers, x, y)
+            per_member = list(zip(*(t.unbind(0) for t in self._flat)))
+            return torch.stack([self._swap(per_member[k], tuple(a[k] for a in args)) for k in range(self.k)])
+        return self._vmapped(self._flat, args)
 
     def train(self, mode: bool = True) -> "Members":
         (self.module if self.module is not None else self.base).train(mode)

@@ -175,8 +175,9 @@ def g_step(pack: Pack, diag: Diagnostics, reuse: Optional[tuple[Tensor, Optional
             continue
         # autograd.grad through vmap returns transposed (non-contiguous) weight gradients; torch's fused CPU Adam
         # (2.14) reads a gradient's memory as if it had the parameter's strides, so lay it out like the parameter
-        p.grad = g.contiguous()
-        s = g.pow(2).flatten(1).sum(1) if pack.k > 1 else g.pow(2).sum().unsqueeze(0)
+        # (and read the norm from that copy: the same numbers in the same order, without a second copy)
+        p.grad = g = g.contiguous()
+        s = g.pow(2).view(pack.k, -1).sum(1) if pack.k > 1 else g.pow(2).sum().unsqueeze(0)
         sq = s if sq is None else sq + s
     pack.opt_g.step()
     if pack.ema is not None:
