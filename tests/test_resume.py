@@ -126,6 +126,21 @@ def test_interrupted_between_a_checkpoint_and_an_evaluation(tmp_path, dataset, e
     _same_files(tmp_path / "full", tmp_path / "cut")
 
 
+def test_a_checkpoint_written_before_the_images_rename_resumes(tmp_path):
+    """A checkpoint written before the budget unit had one name counts real images as ``images_seen``."""
+    (trial,) = _trials(tmp_path)
+    full = run_trial(trial, tmp_path / "full", options=OPTIONS)
+    with pytest.raises(Interrupt):
+        run_trial(trial, tmp_path / "cut", on_event=_stop_at_checkpoint(40), options=OPTIONS)
+    path = tmp_path / "cut" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=True)
+    ck["counters"]["images_seen"] = ck["counters"].pop("images")
+    torch.save(ck, path)
+    resumed = run_trial(trial, tmp_path / "cut", options=OPTIONS)
+    assert resumed["resumed_from"] == 40 and resumed["images"] == 60 * 64
+    assert _strip(resumed) == _strip(full)
+
+
 def test_read_checkpoint_says_why_it_is_not_resumed(tmp_path):
     from ganbench.training.checkpoint import CHECKPOINT_FORMAT, read_checkpoint, running_d_steps
 
