@@ -31,7 +31,7 @@ from ganbench.datasets import dataset_info, load_split
 from ganbench.evaluation.evaluator import Evaluator
 from ganbench.evaluation.metric import output_direction
 from ganbench.paths import atomic_write_json, cache_dir
-from ganbench.protocol import Evaluation
+from ganbench.protocol import BASELINE_MATCH, Evaluation
 from ganbench.registry import GanbenchError
 from ganbench.results import BASELINES_FILE, read_baselines_file, write_baselines_file
 
@@ -169,9 +169,13 @@ def compute_baselines(protocol: Evaluation, metrics: Iterable[str], data_dir=Non
 
 
 # --- the results file ---------------------------------------------------------------------------------------------
+_NORMAL = {"dataset_options": lambda v: json.dumps(v, sort_keys=True, default=str), "n_real": int, "n_fake": int}
+
+
 def record_key(record: dict) -> tuple:
-    return (record["dataset"], json.dumps(record["dataset_options"], sort_keys=True, default=str), record["split"],
-            record["extractor"], int(record["n_real"]), int(record["n_fake"]))
+    """The protocol of a record (``ganbench.protocol.BASELINE_MATCH``), comparable: options as sorted JSON text,
+    counts as integers."""
+    return tuple(_NORMAL.get(f, lambda v: v)(record[f]) for f in BASELINE_MATCH)
 
 
 def read_baselines(path: Path) -> list[dict]:
@@ -207,8 +211,7 @@ def write_baselines(results_dir, trials, data_dir=None, draws: int = DRAWS, devi
 
 def find_record(records: list[dict], dataset: str, dataset_options: dict, provenance: dict) -> Optional[dict]:
     """The record a score of this dataset and provenance (a trial's per-metric provenance record) is compared with."""
-    key = (dataset, json.dumps(dataset_options, sort_keys=True, default=str), provenance["split"],
-           provenance["extractor"], int(provenance["n_real"]), int(provenance["n_fake"]))
+    key = record_key({**provenance, "dataset": dataset, "dataset_options": dataset_options})
     return next((r for r in records if record_key(r) == key), None)
 
 
