@@ -1,4 +1,5 @@
 """ganbench.report.inference: design numbers, verdicts with equivalence, intervals that cover, the sequential rule."""
+import itertools
 from math import comb
 
 import numpy as np
@@ -79,6 +80,21 @@ def test_paired_test_is_the_signed_rank_not_a_sign_test():
     d2 = d.copy()
     d2[4] = -7.5
     assert inf.compare_pair(d2, np.zeros(8), "max", paired=True, margin=None, m=1).p == pytest.approx(50 / 256)
+
+
+def test_paired_test_with_tied_differences_is_the_signed_rank_by_enumeration():
+    """Tied |differences| leave scipy's exact table for its permutation path: still the signed-rank statistic (with
+    midranks), not a sign test. d: 0.5 three times, 1, 2, 3, 4, 5 and one -0.5: midranks 2, 2, 2, 4..8; W- = 2; the
+    sign patterns with W- <= 2 are the empty one and each single 0.5 (4 of 256): p = 8 / 256. A sign test (1 of 8
+    negative) gives 18 / 256."""
+    d = np.array([0.5, 0.5, 1.0, 2.0, 3.0, -0.5, 4.0, 5.0])
+    c = inf.compare_pair(d, np.zeros(8), "max", paired=True, margin=None, m=1)
+    assert c.p_method == "exact (permutation, ties)" and c.test.startswith("Wilcoxon")
+    ranks = stats.rankdata(np.abs(d))
+    w_minus = [sum(r for r, s in zip(ranks, signs) if s) for signs in itertools.product([0, 1], repeat=8)]
+    observed = ranks[d < 0].sum()
+    oracle = 2 * np.mean(np.array(w_minus) <= observed + 1e-12)
+    assert oracle == pytest.approx(8 / 256) and c.p == pytest.approx(oracle)
 
 
 def test_difference_interval_is_95_percent_t_by_hand():

@@ -135,3 +135,33 @@ def test_halves_use_a_fixed_alpha_where_the_seeds_were_added_adaptively():
     table = replication.halves_table(full, halved)
     assert table.iloc[0][["all seeds", "half A", "half B"]].tolist() == ["better (5 vs 5)", "better (10 vs 10)",
                                                                           "better (10 vs 10)"]
+
+
+@pytest.mark.parametrize("field, other", [("extractor", "inception"), ("split", "val"), ("n_real", 1000)])
+def test_two_protocols_keep_their_own_verdicts_through_the_report(tmp_path, field, other):
+    """One results directory, two protocols (a metric provenance field differs; for n_real the config's eval.n_real
+    too, as a run writes it), 6 paired seeds each: a beats b by 2 in every seed under the first, b beats a under the
+    second (seeds 10-15), at the full budget and at the milestone. Pooled, the 12 differences cancel; kept apart, each
+    protocol's pairwise, milestone and halves tables say better and worse over 6 seeds."""
+    res = tmp_path / "r"
+    for seed in range(6):
+        for sign, changed in ((1, False), (-1, True)):
+            for gan, score in (("a", 10.0 + seed), ("b", 10.0 + seed + 2 * sign + 0.01 * seed)):
+                tid = write_trial(res, gan=gan, seed=seed + 10 * changed, score=score)  # ids differ by seed
+                patch(res, tid, {"milestone_d_steps_500_fid": score + 5})
+                if changed:
+                    path = res / "trials" / tid / "summary.json"
+                    summary = json.loads(path.read_text())
+                    summary["provenance"]["fid"][field] = other
+                    path.write_text(json.dumps(summary))
+                    if field == "n_real":
+                        config = json.loads((res / "trials" / tid / "config.json").read_text())
+                        patch(res, tid, config={"eval": {**config["eval"], "n_real": other}})
+    build_report(res)
+    for name in ("pairwise", "milestone0", "halves"):
+        tables = sorted((res / "report" / "tables").glob(f"*-{name}.csv"))
+        assert len(tables) == 2, name
+        verdicts = sorted(pd.read_csv(t).iloc[0]["verdict" if name != "halves" else "all seeds"] for t in tables)
+        assert [v.split(" (")[0] for v in verdicts] == ["better", "worse"], name
+        if name != "halves":
+            assert all(pd.read_csv(t).iloc[0]["n_A"] == 6 for t in tables)
