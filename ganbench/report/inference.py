@@ -54,7 +54,8 @@ def family_warning(n_a: int, n_b: int, paired: bool, m: int, alpha: float = ALPH
         return None
     design = f"{n_a} paired seeds" if paired else f"{n_a} vs {n_b} seeds"
     return (f"this design cannot reject: with {design} the smallest p the exact "
-            f"{'Wilcoxon signed-rank' if paired else 'Mann-Whitney U'} test reaches, after Holm over {m} pair{'s' if m != 1 else ''}, is "
+            f"{'Wilcoxon signed-rank' if paired else 'Mann-Whitney U'} test reaches, after Holm over {m} "
+            f"pair{'s' if m != 1 else ''}, is "
             f"{p:.3g} >= alpha {alpha:g}; no pair can be called better or worse, whatever the scores")
 
 

@@ -123,8 +123,8 @@ def section(doc, group, choices: dict, full: pd.DataFrame, slug: str) -> None:
              "pairs of each milestone's family, or the sequential design that stopped adaptive runs); the milestones "
              "are separate families, not corrected for their number. Equal D steps, G steps or FLOPs: read the "
              "counts each milestone corresponds to.")
-    doc.table(overview(full, tables, group.protocol), f"{slug}-milestones", f"{group.dataset}: verdict of each pair of chosen "
-              "configurations (seeds A vs B) at each budget milestone and at the full budget")
+    doc.table(overview(full, tables, group.protocol), f"{slug}-milestones", f"{group.dataset}: verdict of each pair "
+              "of chosen configurations (seeds A vs B) at each budget milestone and at the full budget")
     for i, (label, table) in enumerate(tables):
         doc.para(f"**At {label}**.")
         doc.bullets(pairwise.family_lines(table))
