@@ -7,6 +7,7 @@ work on a loaded machine falls on every case alike); and a cProfile of ganbench'
     python bench/notes/pack_profile.py --what bare steps   # some cases only
 
 ``steps``: ganbench's d_step + g_step on a pack (build_pack, no scoring), as the trainer's loop calls them.
+``loop``: the same with the members run one after another (Members mode ``loop``).
 ``run``: the whole trainer (``run_pack``, every diagnostic on, its ``train_cpu_seconds``: set-up and scoring excluded).
 """
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -46,36 +49,45 @@ def bare(k: int, steps: int, root: Path) -> float:
     gan = GroupedGAN(k)
     for _ in range(20):
         gan.step(data)
-    t0 = time.process_time()
+    times = []
     for _ in range(steps):
+        t0 = time.process_time()
         gan.step(data)
-    return k * steps / (time.process_time() - t0)
+        times.append(time.process_time() - t0)
+    return speed(k, times)
 
 
-def pack_steps(k: int, steps: int, root: Path, profile: bool = False) -> float:
+def speed(k: int, times: list[float]) -> float:
+    """Member-steps per CPU second from per-step CPU times: K over the median step (``--median``, what a loaded
+    machine moves least), or K steps over their total."""
+    return k / statistics.median(times) if MEDIAN else k * len(times) / sum(times)
+
+
+def pack_steps(k: int, steps: int, root: Path, profile: bool = False, mode=None) -> float:
     from ganbench.training.parts import build_pack
     from ganbench.training.steps import Diagnostics, d_step, g_step
 
-    pack = build_pack(trials(k, steps, root), torch.device("cpu"), scored=False)
+    pack = build_pack(trials(k, steps, root), torch.device("cpu"), mode=mode, scored=False)
     diag = Diagnostics()
     for _ in range(20):
         g_step(pack, diag, d_step(pack, diag))
     prof = cProfile.Profile(time.process_time) if profile else None
-    t0 = time.process_time()
     if prof:
         prof.enable()
+    times = []
     for i in range(steps):
+        t0 = time.process_time()
         d_step(pack, diag)
         g_step(pack, diag)
         if (i + 1) % 100 == 0:
             diag.finite().tolist()  # the trainer's NaN check every 100 D steps
-    dt = time.process_time() - t0
+        times.append(time.process_time() - t0)
     if prof:
         prof.disable()
         s = io.StringIO()
         pstats.Stats(prof, stream=s).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "25")))
         print(s.getvalue())
-    return k * steps / dt
+    return speed(k, times)
 
 
 def run(k: int, steps: int, root: Path) -> float:
@@ -87,17 +99,26 @@ def run(k: int, steps: int, root: Path) -> float:
     return k * s["d_steps"] / s["train_cpu_seconds"]
 
 
-CASES = {"bare": bare, "steps": pack_steps, "run": run}
+def loop_steps(k: int, steps: int, root: Path) -> float:
+    return pack_steps(k, steps, root, mode="loop")
+
+
+MEDIAN = False
+CASES = {"bare": bare, "steps": pack_steps, "loop": loop_steps, "run": run}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--k", type=int, nargs="+", default=[1, 2, 16])
-    ap.add_argument("--what", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--what", nargs="+", default=["bare", "steps", "run"], choices=list(CASES))
     ap.add_argument("--steps", type=int, default=300, help="D steps (each with a G step) per measurement")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=None, help="also write the best speeds here")
     ap.add_argument("--profile", type=int, default=None, help="cProfile ganbench's steps at this K instead")
+    ap.add_argument("--median", action="store_true", help="bare and steps: K over the median step's CPU time")
     args = ap.parse_args()
+    global MEDIAN
+    MEDIAN = args.median
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="pack-profile-"))
     if args.profile:
@@ -111,6 +132,8 @@ def main() -> None:
     print(f"member-steps per CPU second of one thread (grid25 mlp, batch 64, {args.steps} D+G steps, "
           f"best of {args.repeats}, round-robin)")
     print(f"{'K':>4} " + " ".join(f"{w:>16}" for w in args.what))
+    if args.json:
+        Path(args.json).write_text(json.dumps({f"{w} {k}": v for (w, k), v in best.items()}))
     for k in args.k:
         print(f"{k:4d} " + " ".join(f"{best[w, k]:8.1f} (x{best[w, k] / best[w, args.k[0]]:.2f})" for w in args.what))
 

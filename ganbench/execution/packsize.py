@@ -17,8 +17,9 @@ The margin (``MARGIN``, 20%) covers what the probe does not run: the feature ext
 the allocator's fragmentation, and batch norm's or a penalty's larger steps late in training.
 
 On a CPU, memory is not what limits a pack: ``auto`` means 16 members for networks without convolutions (1.45x the
-member-steps per CPU second of K = 1 on grid25 at K = 16, docs/performance.md) and 1 for convolutional ones (no
-gain at any K).
+member-steps per CPU second of K = 1 on grid25 at K = 16 in docs/performance.md; 1.6x to 2.2x since packs skip
+vmap's per-call parsing, bench/notes/packs.md, where K = 2 is about even with K = 1 and K >= 3 ahead) and 1 for
+convolutional ones (no gain at any K).
 """
 from __future__ import annotations
 
