@@ -201,7 +201,8 @@ def _flatten_row(config: dict, record: Summary) -> dict:
            "penalty": config["penalty"], "dataset": config["dataset"], "architecture": config["architecture"],
            "seed": config["seed"], "sample": config["sample"], "node_id": summary.get("node_id", ""),
            "budget_unit": config["budget_unit"], "budget_steps": config["budget_steps"], **config_columns(config),
-           "phase": config.get("phase") or "search", "analysis_margin": config.get("analysis_margin")}
+           "phase": config.get("phase") or "search", "analysis_margin": config.get("analysis_margin"),
+           **{k: config[k] for k in ("analysis_alpha", "confirm_max_seeds", "confirm_step") if k in config}}
     row.update({f"hp_{k}": v for k, v in sorted(config["hparams"].items())})
     for key in ("d_steps", "g_steps", "images", "wall_seconds", "train_seconds", "flops", "device", "ray_cpu",
                 "ray_gpu", "started_at", "resumed_from", "primary", "best_d_steps", "early_stopped", "error"):

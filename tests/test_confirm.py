@@ -325,3 +325,19 @@ def test_ganbench_run_runs_both_phases_through_ray(tmp_path):
     assert set(confirm.hp_lr) == {search.loc[search.best_val_mode_tv.idxmin(), "hp_lr"]}
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0 and "trials to run" not in again.stdout
+
+
+def test_the_adaptive_design_travels_from_the_suite_to_the_report(tmp_path):
+    """The report judges adaptive confirmation runs by the rule that stopped them: the design's alpha, step and
+    max_seeds go from the suite into every trial's config.json and trials.csv (kept out of the trial id)."""
+    from ganbench.report.pairwise import design_of
+    from ganbench.results import _flatten_row, Summary
+
+    trials = expand(load_suite("suites/cpu/study.yaml"))
+    from dataclasses import replace
+    confirm_trial = replace(trials[0], seed=1000, phase="confirm")
+    row = _flatten_row(confirm_trial.to_dict(), Summary(trial_id=confirm_trial.id, status="completed"))
+    assert (row["confirm_max_seeds"], row["confirm_step"], row["analysis_alpha"]) == (15, 5, 0.05)
+    design = design_of(pd.DataFrame([row]))
+    assert design is not None and (design.max_seeds, design.step, design.alpha) == (15, 5, 0.05)
+    assert trials[0].id == replace(trials[0], confirm_max_seeds=None, analysis_alpha=None).id

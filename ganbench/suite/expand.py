@@ -123,6 +123,10 @@ def check_trial_count(suite: Suite, max_trials: int | None = MAX_TRIALS) -> int:
 
 def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
     check_trial_count(suite, max_trials)
+    adaptive = suite.confirm is not None and suite.confirm.seeds == "adaptive"
+    design = {"analysis_alpha": suite.analysis.alpha,
+              "confirm_max_seeds": suite.confirm.max_seeds if adaptive else None,
+              "confirm_step": suite.confirm.step if adaptive else None}
     trials: list[Trial] = []
     for ds, gan, arch in itertools.product(suite.datasets, suite.gans, suite.architectures):
         info = dataset_info(ds.name, ds.options)
@@ -147,7 +151,8 @@ def expand(suite: Suite, max_trials: int | None = MAX_TRIALS) -> list[Trial]:
                     budget_unit=suite.budget.unit, budget_steps=suite.budget.steps, eval=eval_cfg,
                     dataset_options=dict(ds.options), loss_options={**variant.loss_options, **gan.loss_options},
                     penalty_options={**variant.penalty_options, **gan.penalty_options},
-                    searched=tuple(sorted([*grid, *dists])), analysis_margin=suite.analysis.margin.get(ds.name)))
+                    searched=tuple(sorted([*grid, *dists])), analysis_margin=suite.analysis.margin.get(ds.name),
+                    **design))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise GanbenchError(f"suite {suite.name!r} expands to duplicate trials; check for repeated entries")

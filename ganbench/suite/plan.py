@@ -77,12 +77,18 @@ class Trial:
     searched: tuple = ()  # names of the searched hyperparameters (for display; not part of the identity)
     phase: str = "search"  # "search", or "confirm": the configuration chosen on validation, on a fresh seed
     analysis_margin: Optional[float] = None  # the suite's equivalence margin for this dataset (analysis only)
+    # the design the verdicts are judged by (analysis only): the suite's alpha, and for adaptive confirmation the
+    # sequential rule's looks (every confirm_step seeds up to confirm_max_seeds); the report reads them from trials.csv
+    analysis_alpha: Optional[float] = None
+    confirm_max_seeds: Optional[int] = None
+    confirm_step: Optional[int] = None
 
     def identity(self) -> dict:
         d = asdict(self)
         d.pop("suite")
         d.pop("searched")
-        d.pop("analysis_margin")  # how results are judged, not what is trained
+        for key in ("analysis_margin", "analysis_alpha", "confirm_max_seeds", "confirm_step"):
+            d.pop(key)  # how results are judged, not what is trained
         if d["phase"] == "search":  # added later: absent from the ids of search trials
             d.pop("phase")
         else:  # a confirmation trial is its configuration and seed, whichever search sample found it
