@@ -165,3 +165,16 @@ def test_two_protocols_keep_their_own_verdicts_through_the_report(tmp_path, fiel
         assert [v.split(" (")[0] for v in verdicts] == ["better", "worse"], name
         if name != "halves":
             assert all(pd.read_csv(t).iloc[0]["n_A"] == 6 for t in tables)
+
+
+def test_adaptive_cells_that_stopped_early_pair_on_the_seeds_both_ran():
+    """Under the sequential design a cell whose pairs were all decided stops at an earlier look (10 seeds) while
+    another goes on (15): the pair is judged on the 10 seeds both ran, paired, as the adaptive run judged it; without
+    the design, unequal seed sets stay unpaired."""
+    from ganbench.report.pairwise import _chosen_pair
+
+    ra = pd.DataFrame({"seed": range(1000, 1015), "best_fid": np.arange(15.0)})
+    rb = pd.DataFrame({"seed": range(1000, 1010), "best_fid": np.arange(10.0) + 0.5})
+    a, b, paired = _chosen_pair(ra, rb, "best_fid", nested=True)
+    assert paired and len(a) == len(b) == 10 and np.allclose(b - a, 0.5)
+    assert _chosen_pair(ra, rb, "best_fid")[2] is False

@@ -50,11 +50,17 @@ def _by_seed(runs: pd.DataFrame, col: str) -> pd.Series:
     return runs.set_index("seed")[col].astype(float) if "seed" in runs else pd.Series(dtype=float)
 
 
-def _chosen_pair(ra: pd.DataFrame, rb: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Two chosen configurations' scores, paired by seed when both ran the same (distinct) seeds."""
+def _chosen_pair(ra: pd.DataFrame, rb: pd.DataFrame, col: str,
+                 nested: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Two chosen configurations' scores, paired by seed when both ran the same (distinct) seeds; with ``nested``
+    (adaptive runs, where a cell whose pairs were all decided stopped at an earlier look), on the seeds both ran
+    when one's seeds contain the other's."""
     sa, sb = _by_seed(ra, col), _by_seed(rb, col)
-    if len(sa) >= 2 and sa.index.is_unique and sb.index.is_unique and set(sa.index) == set(sb.index):
-        return sa.sort_index().to_numpy(), sb.sort_index().to_numpy(), True
+    common = set(sa.index) & set(sb.index)
+    same = set(sa.index) == set(sb.index) or (nested and common in (set(sa.index), set(sb.index)))
+    if len(common) >= 2 and sa.index.is_unique and sb.index.is_unique and same:
+        keep = sorted(common)
+        return sa.loc[keep].to_numpy(), sb.loc[keep].to_numpy(), True
     return ra[col].to_numpy(float), rb[col].to_numpy(float), False
 
 
@@ -108,16 +114,16 @@ def _rows(level: str, family: str, pairs: list, direction: str, margin: float | 
     return rows
 
 
-def chosen_pairs(runs: dict, col: str) -> list:
+def chosen_pairs(runs: dict, col: str, nested: bool = False) -> list:
     """(A, B, a, b, paired) for every pair of variants whose runs (name -> trials) hold scores in ``col``."""
     names = sorted(n for n, r in runs.items() if len(r) and col in r and r[col].notna().any())
-    return [(a, b, *_chosen_pair(runs[a], runs[b], col)) for i, a in enumerate(names) for b in names[i + 1:]]
+    return [(a, b, *_chosen_pair(runs[a], runs[b], col, nested)) for i, a in enumerate(names) for b in names[i + 1:]]
 
 
 def chosen_family(group: Group, runs: dict, col: str, family: str, design=None) -> list[dict]:
     """The rows of the family of chosen configurations scored by ``col`` (``best_<metric>``, or a budget
     milestone's ``milestone_<unit>_<value>_<metric>``): Holm over its pairs, or the sequential ``design``."""
-    pairs = chosen_pairs(runs, col)
+    pairs = chosen_pairs(runs, col, nested=design is not None)
     if not pairs or group.direction is None:
         return []
     return _rows(CHOSEN, family, pairs, group.direction, margin_of(group.frame), design)
@@ -160,7 +166,9 @@ def verdict(row: dict) -> str:
             f"({row['p method']}), Holm {row['p (Holm)']:.3g}")
     margin = row["margin"]
     if pd.notna(margin):
-        head += f"; TOST within +-{margin:g}: p = {row['TOST p']:.3g}, Holm {row['TOST p (Holm)']:.3g}"
+        tost_holm = row["TOST p (Holm)"]
+        head += f"; TOST within +-{margin:g}: p = {row['TOST p']:.3g}" + (
+            f", Holm {tost_holm:.3g}" if pd.notna(tost_holm) else "")
     v = row["verdict"]
     if v in ("better", "worse"):
         return head + f". **{a} is {v}** than {b}."
