@@ -83,9 +83,11 @@ def bullets(all_facts: list[GroupFacts], partial: bool) -> list[str]:
         if len(best):
             real = best[best["verdict"].isin(["better", "worse"])]
             blind = best[(best["verdict"] == "undecided") & (best["attainable p (Holm)"] >= stats.ALPHA)]
+            sequential = "family" in best and best["family"].astype(str).str.contains("spending").any()
+            rule = ("the adaptive design's group-sequential rule" if sequential
+                    else f"Holm-adjusted p < {stats.ALPHA}")
             text = (f"Of {len(best)} pairwise comparison(s) of best configurations, {len(real)} "
-                    f"{'is' if len(real) == 1 else 'are'} distinguishable from seed noise (Holm-adjusted p < "
-                    f"{stats.ALPHA})")
+                    f"{'is' if len(real) == 1 else 'are'} distinguishable from seed noise ({rule})")
             if len(real):
                 text += ": " + ", ".join(f"{r.A} vs {r.B}" for r in real.itertuples())
             if len(blind):
