@@ -21,7 +21,7 @@ def ran(tmp_path_factory, request):
     suite = root / "tiny.yaml"
     suite.write_text(SUITE)
     results = root / "results"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GANBENCH_TIMELINE": str(root / "timeline.jsonl")}
     run = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(suite), "--results", str(results),
                           "--num-cpus", "2"], capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -29,6 +29,27 @@ def ran(tmp_path_factory, request):
                             capture_output=True, text=True, env=env, timeout=300)
     assert report.returncode == 0, report.stdout + report.stderr
     return suite, results, run.stdout
+
+
+def test_the_timeline_shows_where_the_runs_time_went(ran):
+    """With $GANBENCH_TIMELINE set, the driver and the Ray workers mark one file: Ray's start and shutdown, one round
+    (the search), every pack's start and end on a worker with its reports, the driver's gathering; the breakdown adds
+    them up into per-trial and fixed costs that fit inside the run's wall time."""
+    from ganbench.execution.timeline import breakdown, read
+
+    suite, _, _ = ran
+    marks = read(suite.parent / "timeline.jsonl")
+    b = breakdown(marks)
+    events = {m["event"] for m in marks}
+    assert {"run_start", "ray_init", "prepare", "tune_fit", "pack_start", "import_training", "trainer", "report",
+            "gather", "pack_end", "ray_shutdown", "run_end", "tune_trial_start", "tune_trial_complete"} <= events
+    assert b["packs"]["trials"] == 4 and b["packs"]["packs"] == 4 and len(b["rounds"]) == 1
+    assert 1 <= b["packs"]["workers"] <= 2  # --num-cpus 2: at most two workers, reused for the next packs
+    assert {m["pid"] for m in marks if m["event"] == "pack_start"}.isdisjoint(
+        {m["pid"] for m in marks if m["event"] == "run_start"})
+    assert b["packs"]["reports"] >= 4 * 3 and b["packs"]["report_checkpoint"] > 0
+    assert 0 < b["run"]["ray_init"] and 0 < b["rounds"][0]["to_first_pack"] < b["rounds"][0]["seconds"]
+    assert 0 < b["fixed"] + b["per_trial"] * 4 < b["run_seconds"]
 
 
 def test_every_trial_completed_with_its_files(ran):

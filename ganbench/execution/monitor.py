@@ -18,6 +18,7 @@ from ganbench.suite.plan import Trial
 from ganbench.results import TERMINAL, read_summary, record_failure, record_stopped, summary_status
 from ganbench.execution.storage import gather
 from ganbench.execution.trainable import Job
+from ganbench.execution.timeline import mark, span
 
 
 PROGRESS_EVERY = 60.0  # seconds between progress lines when no terminal shows the bar
@@ -107,6 +108,7 @@ class Monitor:
             self.log(self.progress_line())
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        mark("tune_trial_start", trial=trial.trial_id)
         for tid in self._pack(trial):
             if self.status.get(tid) == "pending":
                 self.status[tid] = "running"
@@ -128,7 +130,8 @@ class Monitor:
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         try:
-            manifest = gather(checkpoint.filesystem, checkpoint.path, self.results)
+            with span("gather"):
+                manifest = gather(checkpoint.filesystem, checkpoint.path, self.results)
         except OSError as err:
             self.gather_errors.append(f"{checkpoint.path}: {err}")
             return
@@ -144,6 +147,7 @@ class Monitor:
         self.bar.write(msg) if not self.bar.disable else self.log(msg)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        mark("tune_trial_complete", trial=trial.trial_id)
         last = trial.last_result or {}
         if last.get("event") == "end":
             return

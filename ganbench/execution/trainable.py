@@ -34,6 +34,7 @@ from ganbench.suite.plan import Trial
 from ganbench.results import TERMINAL, record_failure, summary_status, trial_dir, write_trial_config
 from ganbench.execution.storage import MANIFEST, write_manifest
 from ganbench.paths import atomic_write_bytes, cache_dir, file_sha256
+from ganbench.execution.timeline import mark, process_started, span
 
 
 class ReportError(Exception):
@@ -71,19 +72,23 @@ def pack_trainable(config: dict) -> None:
     job, common = Job.from_dict(config["job"]), config["common"]
     started_at = time.time()
     trials = list(job.pack)
-    fetched = fetch_missing(list(job.cache_files), common["driver_node"])
+    mark("pack_start", n=len(trials), first=trials[0].id, process_started=process_started())
+    with span("restore", what="cache files"):
+        fetched = fetch_missing(list(job.cache_files), common["driver_node"])
     context = ray.get_runtime_context()
     assigned = context.get_assigned_resources()
     meta = {"node_id": context.get_node_id(), "ray_cpu": assigned.get("CPU"), "ray_gpu": assigned.get("GPU", 0.0),
             "started_at": round(started_at, 3), "cache_files_fetched": fetched}
     work = Path(tempfile.mkdtemp(prefix="ganbench-pack-"))
     try:
-        restore(work, list(job.seed), common["driver_node"])
-        for t in trials:
-            write_trial_config(work, t)
+        with span("restore", what="checkpoints"):
+            restore(work, list(job.seed), common["driver_node"])
+            for t in trials:
+                write_trial_config(work, t)
         _Pack(trials, work, common, meta).run("cuda" if ray.get_gpu_ids() else "cpu")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        mark("pack_end", n=len(trials), first=trials[0].id)
 
 
 class _Pack:
@@ -99,17 +104,21 @@ class _Pack:
         self.score = math.nan  # the latest primary validation value (for an early-stopping scheduler)
 
     def report(self, metrics: dict, checkpoint_event: str | None = None) -> None:
-        from ray import tune
-
         metrics = {"score": self.score, **metrics}
         try:
-            if checkpoint_event:
-                write_manifest(self.work, self.state, checkpoint_event)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(self.work)))
-            else:
-                tune.report(metrics)
+            with span("report", checkpoint=bool(checkpoint_event)):
+                self._report(metrics, checkpoint_event)
         except Exception as err:  # noqa: BLE001  (anything Tune raises here is the machinery's)
             raise ReportError(f"{type(err).__name__}: {err}") from err
+
+    def _report(self, metrics: dict, checkpoint_event: str | None) -> None:
+        from ray import tune
+
+        if checkpoint_event:
+            write_manifest(self.work, self.state, checkpoint_event)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(self.work)))
+        else:
+            tune.report(metrics)
 
     def on_event(self, kind: str, k: int, payload: dict) -> None:
         if kind == "eval":
@@ -130,14 +139,16 @@ class _Pack:
             self.report({"event": "done", "member": t.id, **payload})
 
     def run(self, device: str) -> None:
-        from ganbench.training import run_pack
+        with span("import_training"):  # torch and the trainer: a worker's first pack pays it
+            from ganbench.training import run_pack
 
         c = self.common
         error = ""
         try:
-            run_pack(self.trials, [trial_dir(self.work, t.id) for t in self.trials], on_event=self.on_event,
-                     device=device, data_dir=c["data_dir"], num_threads=max(1, int(c["cpus"])), meta=self.meta,
-                     options=c["options"])
+            with span("trainer"):  # the members' training and scoring, their reports included
+                run_pack(self.trials, [trial_dir(self.work, t.id) for t in self.trials], on_event=self.on_event,
+                         device=device, data_dir=c["data_dir"], num_threads=max(1, int(c["cpus"])), meta=self.meta,
+                         options=c["options"])
         except ReportError:
             raise
         except Exception:  # noqa: BLE001  (the trial's own error: recorded, the suite goes on)
