@@ -267,10 +267,32 @@ def test_packs_group_only_compatible_trials(tmp_path):
     for pk in packs:
         assert len(pk) <= 4 and len({t.pack_key() for t in pk}) == 1
         assert len({(t.gan, t.hparams["n_disc"]) for t in pk}) == 1
-    # 4 groups (2 variants x 2 n_disc) of 6 trials (2 lr x 3 seeds): packs of 4 and 2
-    assert sorted(len(pk) for pk in packs) == [2, 2, 2, 2, 4, 4, 4, 4]
+    # 4 groups (2 variants x 2 n_disc) of 6 trials (2 lr x 3 seeds): two packs each, balanced: 3 and 3 (not 4 and 2)
+    assert sorted(len(pk) for pk in packs) == [3] * 8
     assert make_packs(trials, 1) == [[t] for t in trials]
     assert {t.id for t in trials} == {t.id for pk in packs for t in pk}  # packing never changes a trial's id
+
+
+def test_packs_are_balanced_and_fill_the_slots(tmp_path):
+    """A group is cut into as few packs as the size allows, of sizes within one of each other (18 at 16: 9 + 9);
+    with fewer packs than slots, the largest packs are cut further (16 at 16 on 2 slots: 8 + 8; on 40 slots every
+    trial alone), never changing which trials share a pack's key; order and ids kept."""
+    from ganbench.execution.tune import balanced_split
+
+    assert [len(p) for p in balanced_split(list(range(18)), 2)] == [9, 9]
+    assert [len(p) for p in balanced_split(list(range(7)), 3)] == [3, 2, 2]
+    assert [x for p in balanced_split(list(range(7)), 3) for x in p] == list(range(7))
+    ns = _trials(tmp_path, "ns", "mlp", "ring8", seeds=str(list(range(18))))
+    assert [len(pk) for pk in make_packs(ns, 16)] == [9, 9]
+    assert [len(pk) for pk in make_packs(ns[:16], 16)] == [16]
+    assert [len(pk) for pk in make_packs(ns[:16], 16, slots=2)] == [8, 8]
+    assert [len(pk) for pk in make_packs(ns[:16], 16, slots=40)] == [1] * 16
+    two = _trials(tmp_path, "ns, wgan", "mlp", "ring8", seeds=str(list(range(12))))  # two groups of 12
+    assert sorted(len(pk) for pk in make_packs(two, 16, slots=3)) == [6, 6, 12]
+    assert sorted(len(pk) for pk in make_packs(two, 16, slots=2)) == [12, 12]
+    for pk in make_packs(two, 16, slots=3):
+        assert len({t.pack_key() for t in pk}) == 1
+    assert [t.id for pk in make_packs(ns, 16, slots=4) for t in pk] == [t.id for t in ns]
 
 
 def test_trial_command_with_two_ids_gives_each_the_numbers_it_gets_alone(tmp_path, capsys):
@@ -344,8 +366,8 @@ def test_pack_auto_on_a_fake_gpu_uses_the_measured_member_and_free_memory(tmp_pa
                      extra="resources: {gpu: 0.5, pack: auto}\n")
     size = ps.pack_sizer("auto", torch.device("cuda"), gpu_share=0.5, log=lambda line: None)
     packs = make_packs(trials, size)
-    # ns: (40 GiB * 0.5 * 0.8 - 2 GiB) / 1 GiB = 14 >= its 10 seeds; wgan: 16 GiB / 4 GiB = 4 -> packs of 4, 4, 2
-    assert sorted((pk[0].gan, len(pk)) for pk in packs) == [("ns", 10), ("wgan", 2), ("wgan", 4), ("wgan", 4)]
+    # ns: (40 GiB * 0.5 * 0.8 - 2 GiB) / 1 GiB = 14 >= its 10 seeds; wgan: 16 GiB / 4 GiB = 4 -> 3 packs, 4, 3, 3
+    assert sorted((pk[0].gan, len(pk)) for pk in packs) == [("ns", 10), ("wgan", 3), ("wgan", 3), ("wgan", 4)]
     assert sorted(measured) == ["ns", "wgan"]  # once per group
     assert sum(len(pk) for pk in packs) == 20 and len({t.id for pk in packs for t in pk}) == 20
 
@@ -371,7 +393,9 @@ def test_pack_auto_in_the_schema_and_on_the_cpu(tmp_path):
         load_suite(p)
     cpu = torch.device("cpu")
     mlp = _trials(tmp_path, "ns", "mlp", "ring8", seeds=str(list(range(20))))
-    assert [len(pk) for pk in make_packs(mlp, pack_sizer("auto", cpu, log=lambda line: None))] == [CPU_MLP_PACK, 4]
+    assert [len(pk) for pk in make_packs(mlp, pack_sizer("auto", cpu, log=lambda line: None))] == [10, 10]
+    assert [len(pk) for pk in make_packs(mlp[:CPU_MLP_PACK], pack_sizer("auto", cpu, log=lambda line: None))] \
+        == [CPU_MLP_PACK]
     conv = _trials(tmp_path, "ns", "dcgan", "digits", seeds="[0, 1, 2]")
     assert [len(pk) for pk in make_packs(conv, pack_sizer("auto", cpu, log=lambda line: None))] == [1, 1, 1]
     assert pack_sizer(8, cpu) == 8

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,23 +40,56 @@ from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
 from ganbench.execution.trainable import Job
+from ganbench.execution.timeline import mark, span
 
 
-def make_packs(trials: list[Trial], size, results: Optional[Path] = None) -> list[list[Trial]]:
+def make_packs(trials: list[Trial], size, results: Optional[Path] = None, slots: int = 1) -> list[list[Trial]]:
     """Group trials into packs of at most ``size`` (a number, or a function of a group's first trial: see
     ganbench.execution.packsize for ``pack: auto``): members share everything but seed, search sample and
-    elementwise optimiser settings, and resume from the same D step. Order follows the suite's expansion."""
+    elementwise optimiser settings, and resume from the same D step. A group is cut into as few packs as ``size``
+    allows, of sizes that differ by at most one (18 at 16: 9 and 9, not 16 and 2, whose small pack would run alone at
+    the end). With fewer packs than ``slots`` (the trials that can run at once), the groups with the largest packs
+    are cut further until every slot has a pack (16 at 16 on 2 slots: 8 and 8, not one pack and an idle core).
+    Order follows the suite's expansion."""
     if not callable(size) and size <= 1:
         return [[t] for t in trials]
     groups: dict[tuple, list[Trial]] = {}
     for t in trials:
         key = (t.pack_key(), checkpoint_d_steps(results, t.id) if results is not None else 0)
         groups.setdefault(key, []).append(t)
-    out = []
-    for members in groups.values():
-        n = max(1, size(members[0]) if callable(size) else size)
-        out += [members[i:i + n] for i in range(0, len(members), n)]
+    members = list(groups.values())
+    counts = [math.ceil(len(m) / max(1, size(m[0]) if callable(size) else size)) for m in members]
+    while sum(counts) < slots:
+        widest = max(range(len(members)), key=lambda i: len(members[i]) / counts[i])
+        if len(members[widest]) <= counts[widest]:
+            break  # every pack holds one trial
+        counts[widest] += 1
+    return [pack for m, n in zip(members, counts) for pack in balanced_split(m, n)]
+
+
+def balanced_split(members: list, n_packs: int) -> list[list]:
+    """``members`` in ``n_packs`` consecutive packs whose sizes differ by at most one, the larger first."""
+    base, extra = divmod(len(members), n_packs)
+    out, start = [], 0
+    for i in range(n_packs):
+        end = start + base + (1 if i < extra else 0)
+        out.append(members[start:end])
+        start = end
     return out
+
+
+def concurrent_slots(suite: Suite, max_concurrent: Optional[int] = None) -> int:
+    """How many packs the running Ray cluster can train at once for this suite (its CPUs and GPUs over each
+    trial's request), at most ``max_concurrent``."""
+    import ray
+
+    have = ray.cluster_resources()
+    res = suite.resources
+    fits = [int(have.get("CPU", 0) // res.cpu)] if res.cpu else []
+    if res.gpu:
+        fits.append(int(have.get("GPU", 0) // res.gpu))
+    slots = max(1, min(fits) if fits else 1)
+    return min(slots, max_concurrent) if max_concurrent else slots
 
 
 def checkpoint_d_steps(results: Path, trial_id: str) -> int:
@@ -124,7 +158,8 @@ def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
     if address:
         try:
-            ray.init(address=address, **quiet)
+            with span("ray_init"):
+                ray.init(address=address, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as err:
             raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({err})") from None
         return True
@@ -132,7 +167,8 @@ def start_ray(address: Optional[str], num_cpus: Optional[int] = None) -> bool:
 
     if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
         ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the variable was set: same effect
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+    with span("ray_init"):
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
     return True
 
 
@@ -154,6 +190,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     """Run every trial of ``suite`` not already finished in ``results``; returns this suite's counts by status."""
     from ganbench.suite.expand import MAX_TRIALS
 
+    mark("run_start")
     launch = Launch(address, max_concurrent, num_cpus, max_failures, progress_bar)
     results = Path(results).resolve()
     data_dir = str(Path(suite.data_dir).expanduser().resolve()) if suite.data_dir else None
@@ -183,6 +220,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     others = len(frame) - len(ours)
     log(f"wrote {csv}: this suite's {len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + (f"; {others} other trials in the directory" if others else ""))
+    mark("run_end")
     return counts
 
 
@@ -200,24 +238,29 @@ class _Rounds:
 
         suite, results, log = self.suite, self.results, self.log
         log(f"{what}: {len(todo)} trials to run")
-        files = prepare(results, todo, self.data_dir, self.suite_path)
+        # Ray first: its worker processes start while the driver computes the reference statistics
+        self.started = start_ray(self.launch.address, self.launch.num_cpus) or self.started
+        with span("prepare"):
+            files = prepare(results, todo, self.data_dir, self.suite_path)
         resumed = {t.id: checkpoint_d_steps(results, t.id) for t in todo}
         if any(resumed.values()):
             log(f"{sum(1 for v in resumed.values() if v)} trials resume from their checkpoints")
-        packs = make_packs(todo, driver_pack_sizer(suite, self.data_dir, log), results)
+        packs = make_packs(todo, driver_pack_sizer(suite, self.data_dir, log), results,
+                           concurrent_slots(suite, self.launch.max_concurrent))
         if suite.resources.pack != 1:
             log(f"{len(todo)} trials in {len(packs)} packs of at most {max(len(p) for p in packs)}")
         if self.launch.address and self.store.default:
             log(f"note: Tune's storage is {self.store.path}; nodes that cannot reach it need --storage (a shared "
                 f"path or an object store URI)")
-        self.started = start_ray(self.launch.address, self.launch.num_cpus) or self.started
-        _fit(packs, suite, results, self.data_dir, files, resumed, self.store, self.launch, self.scheduler, log)
+        with span("tune_fit", what=what):
+            _fit(packs, suite, results, self.data_dir, files, resumed, self.store, self.launch, self.scheduler, log)
 
     def close(self) -> None:
         if self.started:
             import ray
 
-            ray.shutdown()
+            with span("ray_shutdown"):
+                ray.shutdown()
 
 
 def describe_confirm(suite: Suite) -> str:
