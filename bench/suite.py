@@ -1,7 +1,16 @@
-"""A suite through `ganbench run` (Ray Tune, all cores) against the same trials one after another in one process
-(`ganbench trial --all`, no Ray), and with packs: the wall time, and Ray's overhead per trial.
+"""A suite of many small trials through `ganbench run` (Ray Tune, all cores), with and without packs, against the
+same trials one after another in one process (`ganbench trial --all`, no Ray, one thread as each Ray trial has):
+wall times, the speed-up, and where Ray's time went (ganbench.execution.timeline's breakdown of each run).
 
-    python bench/suite.py        # about 5 minutes on 2 CPU cores; needs a quiet machine (wall times)
+    python bench/suite.py        # about 8 minutes on 2 CPU cores; needs a quiet machine (wall times)
+
+BENCH_TRIALS (32) trials of BENCH_STEPS (2,000) D steps of NS on grid25, evaluated twice (with ``pack: auto``
+on 2 cores: two packs of 16). Packs end to end: member-steps per CPU second of the trainers (each pack's D steps
+times its members over its training CPU seconds, from summary.json) against the run with a trial per Ray trial.
+Two overheads per trial are written: ``per_trial`` is what grows with the number of trials (a reused worker's
+turnaround between packs, restoring a pack, its reports to Tune; the driver's gathering runs beside training and is
+shown apart), from the timeline; ``all_in_per_trial`` also spreads the run's fixed costs (Ray's start and shutdown,
+the workers' start and imports) over this benchmark's trials: (cores x wall - the trials' own trainer seconds) / trials.
 """
 from __future__ import annotations
 
@@ -13,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ganbench.execution.timeline import ENV, breakdown, read
+
 SUITE = """name: bench-suite
-datasets: [ring8]
+datasets: [grid25]
 gans: [ns]
 architectures: [mlp]
 seeds: {seeds}
@@ -23,6 +34,7 @@ budget: {{d_steps: {steps}}}
 eval: {{every_d_steps: {every}, n_samples: 2500}}
 resources: {{cpu: 1, pack: {pack}}}
 """
+CORES = 2
 
 
 def timed(cmd: list[str], env: dict) -> float:
@@ -33,38 +45,63 @@ def timed(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - t0
 
 
-def summaries(results: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(results.glob("trials/*/summary.json"))]
+def one_row(root: Path, how: str, pack, n: int, steps: int, env: dict) -> dict:
+    """One way of running the suite: its wall time, trials, and for Ray runs the timeline's breakdown."""
+    suite = root / f"s-{how}-{pack}.yaml"
+    suite.write_text(SUITE.format(seeds=list(range(n)), steps=steps, every=steps // 2, pack=pack))
+    res, line = root / f"r-{how}-{pack}", root / f"timeline-{how}-{pack}.jsonl"
+    cli = [sys.executable, "-m", "ganbench.cli"]
+    cmd = cli + (["trial", str(suite), "--all"] if how == "trial" else ["run", str(suite), "--num-cpus", str(CORES)])
+    wall = timed(cmd + ["--results", str(res)], {**env, ENV: str(line)} if how == "run" else env)
+    summaries = [json.loads(p.read_text()) for p in sorted(res.glob("trials/*/summary.json"))]
+    packs = {tuple(s.get("pack") or [s["trial_id"]]): s for s in summaries}  # a pack's members share its seconds
+    row = {"wall_seconds": wall, "trials": len(summaries), "pack": pack,
+           "member_steps_per_cpu_second": sum(s["d_steps"] * len(k) for k, s in packs.items())
+           / sum(s["train_cpu_seconds"] for s in packs.values())}
+    if how == "run":
+        b = breakdown(read(line))
+        row["breakdown"] = b
+        row["packs"] = b["packs"]["packs"]
+        row["all_in_per_trial"] = (CORES * wall - b["packs"]["trainer"]) / n
+    return row
 
 
 def main() -> None:
-    n, steps = int(os.environ.get("BENCH_TRIALS", 8)), int(os.environ.get("BENCH_STEPS", 3000))
+    n, steps = int(os.environ.get("BENCH_TRIALS", 32)), int(os.environ.get("BENCH_STEPS", 2000))
+    load = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="ganbench-suite-"))
-    env = {**os.environ, "GANBENCH_CACHE": str(root / "cache")}
-    cli = [sys.executable, "-m", "ganbench.cli"]
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["GANBENCH_CACHE"] = str(root / "cache")
     rows = {}
-    for label, pack, how in (("sequential, one process (ganbench trial --all)", 1, "trial"),
-                             ("ganbench run (Ray Tune, 2 trials at a time)", 1, "run"),
-                             (f"ganbench run, packs of {n // 2}", n // 2, "run")):
-        suite = root / f"s-{how}-{pack}.yaml"
-        suite.write_text(SUITE.format(seeds=list(range(n)), steps=steps, every=steps // 3, pack=pack))
-        res = root / f"r-{how}-{pack}"
-        cmd = cli + (["trial", str(suite), "--all"] if how == "trial" else ["run", str(suite)]) + ["--results", str(res)]
-        wall = timed(cmd, env)
-        s = summaries(res)
-        rows[label] = {"wall_seconds": wall, "trials": len(s),
-                       "sum_trial_wall_seconds": sum(x["wall_seconds"] for x in s) / (pack if pack > 1 else 1)}
-        print(f"{label:50s} {wall:7.1f} s for {len(s)} trials", flush=True)
-    seq = rows["sequential, one process (ganbench trial --all)"]["wall_seconds"]
-    ray = rows["ganbench run (Ray Tune, 2 trials at a time)"]
-    pack = rows[f"ganbench run, packs of {n // 2}"]
-    out = {"date": time.strftime("%Y-%m-%d"), "trials": n, "d_steps": steps, "rows": rows,
-           "speedup_ray_vs_sequential": seq / ray["wall_seconds"],
-           "speedup_packs_vs_sequential": seq / pack["wall_seconds"],
-           # each of the 2 cores runs n/2 trials: what is left after the trials' own time is Ray's, per trial
-           "ray_overhead_per_trial_seconds": (2 * ray["wall_seconds"] - ray["sum_trial_wall_seconds"]) / n}
-    print(json.dumps({k: v for k, v in out.items() if k != "rows"}, indent=1))
-    Path("bench/results-suite.json").write_text(json.dumps(out, indent=1))
+    for label, how, pack in (("one after another, one process (ganbench trial --all)", "trial", 1),
+                             ("ganbench run, a trial per Ray trial", "run", 1),
+                             ("ganbench run, pack: auto", "run", "auto")):
+        rows[label] = one_row(root, how, pack, n, steps, env)
+        r = rows[label]
+        print(f"{label:55s} {r['wall_seconds']:7.1f} s for {r['trials']} trials"
+              + (f" in {r['packs']} packs; per trial {r['breakdown']['per_trial']:.3f} s, fixed "
+                 f"{r['breakdown']['fixed']:.1f} s" if "breakdown" in r else ""), flush=True)
+    seq = rows["one after another, one process (ganbench trial --all)"]["wall_seconds"]
+    single = rows["ganbench run, a trial per Ray trial"]["member_steps_per_cpu_second"]
+    for r in rows.values():
+        r["speedup_vs_sequential"] = seq / r["wall_seconds"]
+        r["member_steps_vs_one_trial_per_ray_trial"] = r["member_steps_per_cpu_second"] / single
+    out = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), "cores": os.cpu_count(), "trials": n, "d_steps": steps,
+           "dataset": "grid25",
+           "load_before": load, "rows": rows}
+    print(json.dumps({label: {k: v for k, v in r.items() if k != "breakdown"} for label, r in rows.items()},
+                     indent=1))
+    (Path(__file__).parent / "results-suite.json").write_text(json.dumps(out, indent=1))
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 if __name__ == "__main__":

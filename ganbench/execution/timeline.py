@@ -50,11 +50,23 @@ def span(event: str, **fields) -> Iterator[None]:
         mark(event, t0=t0, seconds=time.time() - t0, **fields)
 
 
-def process_started() -> float:
-    """When this process started (unix seconds), for a worker's start-up cost."""
-    import psutil  # a dependency of Ray
+def process_started() -> float | None:
+    """When this process started (unix seconds), for a worker's start-up cost; None where the system does not say
+    (read from /proc on Linux, else psutil when installed)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime: clock ticks after boot
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    try:
+        import psutil
 
-    return psutil.Process().create_time()
+        return psutil.Process().create_time()
+    except ImportError:
+        return None
 
 
 def read(path: Path) -> list[dict]:
@@ -122,7 +134,8 @@ def pack_costs(marks: list[dict]) -> dict:
         workers |= set(by_pid)
         for seq in by_pid.values():
             first = next(m for m in seq if m["event"] == "pack_start")
-            worker_start += first["t"] - max(first.get("process_started", first["t"]), fit["t0"])
+            born = first.get("process_started")
+            worker_start += first["t"] - max(first["t"] if born is None else born, fit["t0"])
             for prev, nxt in zip(seq, seq[1:]):
                 if prev["event"] == "pack_end" and nxt["event"] == "pack_start":
                     turnaround += nxt["t"] - prev["t"]
