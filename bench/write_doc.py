@@ -56,6 +56,91 @@ def gpu_section(g) -> list[str]:
     return md
 
 
+def suite_section(s) -> list[str]:
+    """Section 3 from bench/results-suite.json (``python bench/suite.py``)."""
+    md = ["", "## 3. A suite through Ray against the same trials one after another", "",
+          f"`python bench/suite.py`: {s['trials']} trials of NS on {s.get('dataset', 'ring8')}, {s['d_steps']} D steps each ({s['cpu']}, "
+          f"{s['cores']} cores, load {s['load_before']:.1f} before the run; {s['date']}). Wall seconds of the whole "
+          "command; the sequential row is one process, one thread, one trial after another.", "",
+          "| how | wall seconds | x sequential | packs | overhead per trial (s) | fixed overhead per run (s) | all-in "
+          "overhead per trial (s) |", "|---|---|---|---|---|---|---|"]
+    for label, r in s["rows"].items():
+        b = r.get("breakdown")
+        md.append(f"| {label} | {r['wall_seconds']:.1f} | {r['speedup_vs_sequential']:.2f} | {r.get('packs', '')} | "
+                  + (f"{b['per_trial']:.3f} | {b['fixed']:.1f} | {r['all_in_per_trial']:.2f} |" if b else "| | |"))
+    md += ["", "Overhead per trial: what grows with the trials (a reused worker's turnaround between packs, restoring "
+           "a pack, its reports to Tune), from the run's timeline (`GANBENCH_TIMELINE`, ganbench.execution.timeline). "
+           "Fixed: what a run or a round pays once. All-in: (cores x wall - the trainers' seconds) / trials, the "
+           "fixed costs spread over this benchmark's trials.", ""]
+    for label, r in s["rows"].items():
+        if "breakdown" in r:
+            md += timeline_table(label, r["breakdown"])
+    return md
+
+
+def timeline_table(label: str, b: dict) -> list[str]:
+    """Where one Ray run's seconds went."""
+    run, p = b["run"], b["packs"]
+    rows = [("before Ray (suite, checks, storage)", run["before_ray"], "run"), ("ray.init", run["ray_init"], "run"),
+            ("reference statistics, baselines (prepare)", run["prepare"], "round")]
+    for r in b["rounds"]:
+        rows += [(f"round '{r['round']}': start to the first pack (Tune's set-up, worker processes, imports)",
+                  r["to_first_pack"], "round"),
+                 (f"round '{r['round']}': last pack's end to the round's end", r["after_last_pack"], "round")]
+    rows += [(f"workers' start to their first pack ({p['workers']} workers, summed)", p["worker_start"], "worker"),
+             ("importing torch and the trainer (first pack of a worker), summed", p["import_training"], "worker"),
+             (f"turnaround between packs on a reused worker ({p['packs']} packs), summed", p["turnaround"], "pack"),
+             ("restoring packs (cache files, checkpoints), summed", p["restore"], "pack"),
+             (f"reports to Tune with a checkpoint, summed ({p['reports']} reports in all)", p["report_checkpoint"],
+              "pack"),
+             ("reports to Tune without a checkpoint, summed", p["report_plain"], "pack"),
+             ("the driver gathering checkpoints (beside training), summed", p["gather"], "pack"),
+             ("trainers (training, evaluation, scoring, reports), summed", p["trainer"], "pack"),
+             ("ray.shutdown", run["ray_shutdown"], "run"), ("after Ray (trials.csv)", run["after_last_round"], "run")]
+    return ([f"Where the time went, {label} ({p['trials']} trials, {b['run_seconds']:.1f} s of wall time):", "",
+             "| part | seconds | paid per |", "|---|---|---|"]
+            + [f"| {name} | {sec:.2f} | {per} |" for name, sec, per in rows] + [""])
+
+
+def paper_section(p) -> list[str]:
+    """Section 6 from bench/results-paper.json (``python bench/paper.py``): the CPU study's own records, and the
+    Lucic et al. 2018 study's GPU-hours on paper, with packs against without."""
+    md = ["", "## 6. The figures users compare", ""]
+    if not p:
+        return md + ["Not computed yet: `python bench/paper.py` writes bench/results-paper.json, from which this "
+                     "section is written."]
+    c, lucic = p["cpu_study"], p["lucic2018"]
+    by, imp = c["trials_by_phase"], [d["header_implied_tflops"] for d in lucic["datasets"].values()]
+    md += [f"`{p['command']}` ({p['date']}). The committed CPU-scale study, `{c['directory']}`, from its own records "
+           "(2 CPU cores shared with other work, no GPU):", "", "| | |", "|---|---|",
+           f"| trials | {c['trials']} ({by['search']} search, {by['confirm']} confirmation), in {c['packs']} packs of "
+           f"{min(c['pack_sizes'])} to {max(c['pack_sizes'])} |",
+           f"| the study's wall time | {c['study_wall_seconds'] / 3600:.2f} h ({c['study_wall_seconds']:,.0f} s) |",
+           f"| CPU time of training | {c['train_cpu_seconds'] / 3600:.2f} h ({c['train_cpu_seconds']:,.0f} s) |",
+           f"| one trial after another, at the recorded speed | {c['sequential_seconds'] / 3600:.2f} h "
+           f"({c['sequential_seconds']:,.0f} s) |",
+           f"| one trial after another, training at a full core | {c['sequential_quiet_seconds'] / 3600:.2f} h "
+           f"({c['sequential_quiet_seconds']:,.0f} s) |", "",
+           f"Wall time: {c['study_wall_from']}. CPU time: {c['train_cpu_seconds_are']}. One trial after another: "
+           f"{c['sequential_formula']}; it covers {c['sequential_covers']}. At a full core: "
+           f"{c['sequential_quiet_formula']}.", "",
+           "The Lucic et al. 2018 study on paper (not measured on a GPU): training and scoring FLOPs counted on the "
+           f"suites' own networks; Inception {lucic['inception_gflop_per_image']:.2f} GFLOP per image. Without packs: "
+           "the suites' headers' estimates (which imply a trial alone sustains "
+           f"{min(imp):.1f} to {max(imp):.1f} TFLOP/s); with packs: the FLOPs at an assumed "
+           f"{lucic['sustained_tflops']:.1f} TFLOP/s ({lucic['total']['gpu_hours_with_packs_tf32_sensitivity']:,.0f} "
+           "GPU-hours in all at the TF32 rate of the last assumption). The gap between the two columns is the gap "
+           "between those rates, an assumption, not a measurement: `python bench/gpu.py` on a GPU measures a trial "
+           "alone and packs of 4 to 256 (section 5).", "",
+           "| dataset | trials | train TFLOP | scoring TFLOP | GPU-hours without packs | GPU-hours with packs |",
+           "|---|---|---|---|---|---|"]
+    rows = list(lucic["datasets"].items()) + [("all", lucic["total"])]
+    for name, d in rows:
+        md.append(f"| {name} | {d['trials']:,} | {d['train_tflop']:,.0f} | {d['scoring_tflop']:,.0f} | "
+                  f"{d['gpu_hours_without_packs']:,.0f} | {d['gpu_hours_with_packs']:,.0f} |")
+    return md + ["", "Assumptions:", ""] + [f"- {a}" for a in p["assumptions"]]
+
+
 def main() -> None:
     t, s, f = load("trainer"), load("suite"), load("scoring")
     md = ["# Performance", "",
@@ -87,14 +172,7 @@ def main() -> None:
                 md.append(f"| {case} | {k} | {r['member_steps_per_s']:.1f} | {r['speedup']:.2f} | "
                           f"{r['max_rss_mb']:.0f} |")
     if s:
-        md += ["", "## 3. A suite through Ray against the same trials one after another", "",
-               f"`python bench/suite.py` ({s['trials']} trials of {s['d_steps']} D steps on ring8; {s['date']}; wall "
-               "seconds, 2 cores).", "", "| how | wall seconds |", "|---|---|"]
-        for label, r in s["rows"].items():
-            md.append(f"| {label} | {r['wall_seconds']:.1f} |")
-        md += ["", f"Ray against sequential: x{s['speedup_ray_vs_sequential']:.2f}; packs through Ray against "
-               f"sequential: x{s['speedup_packs_vs_sequential']:.2f}; Ray's overhead per trial: "
-               f"{s['ray_overhead_per_trial_seconds']:.1f} s."]
+        md += suite_section(s)
     if f:
         md += ["", "## 4. Scoring", "",
                f"`python bench/scoring.py --n {f['n']}` ({f['threads']} threads; {f['date']}; "
@@ -107,6 +185,7 @@ def main() -> None:
                f"| ganbench: reference statistics, first time | {f['ganbench_reference_seconds']:.1f} | |",
                f"| ganbench: the same reference statistics again (cache) | {f['ganbench_reference_again_seconds']:.2f} | |"]
     md += gpu_section(load("gpu"))
+    md += paper_section(load("paper"))
     notes = Path("bench/notes/performance-notes.md")
     if notes.is_file():
         md += ["", notes.read_text().strip()]
