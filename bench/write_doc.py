@@ -88,7 +88,8 @@ def timeline_table(label: str, b: dict) -> list[str]:
                   r["to_first_pack"], "round"),
                  (f"round '{r['round']}': last pack's end to the round's end", r["after_last_pack"], "round")]
     rows += [(f"workers' start to their first pack ({p['workers']} workers, summed)", p["worker_start"], "worker"),
-             ("importing torch and the trainer (first pack of a worker), summed", p["import_training"], "worker"),
+             ("importing the trainer in a worker's first pack (torch is loaded before a pack starts: its import falls "
+              "in the workers' start), summed", p["import_training"], "worker"),
              (f"turnaround between packs on a reused worker ({p['packs']} packs), summed", p["turnaround"], "pack"),
              ("restoring packs (cache files, checkpoints), summed", p["restore"], "pack"),
              (f"reports to Tune with a checkpoint, summed ({p['reports']} reports in all)", p["report_checkpoint"],
