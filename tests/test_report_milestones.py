@@ -178,3 +178,23 @@ def test_adaptive_cells_that_stopped_early_pair_on_the_seeds_both_ran():
     a, b, paired = _chosen_pair(ra, rb, "best_fid", nested=True)
     assert paired and len(a) == len(b) == 10 and np.allclose(b - a, 0.5)
     assert _chosen_pair(ra, rb, "best_fid")[2] is False
+
+
+def test_halves_that_cannot_reject_are_called_no_evidence_of_replication():
+    """5 paired seeds per half under Holm over 10 pairs: the exact signed-rank test cannot reach 0.05 (smallest p
+    0.625), so the summary says the check cannot replicate a difference; with 10 seeds per half it can (0.0195),
+    and nothing is added."""
+    from ganbench.report import inference, replication
+
+    def halved(n):
+        p = inference.attainable_p(n, n, True, 10)
+        return pd.DataFrame([{"half": h, "attainable p (Holm)": p} for h in "AB" for _ in range(10)])
+
+    assert inference.attainable_p(5, 5, True, 10) == pytest.approx(0.625)
+    text = replication.void_sentence(halved(5))
+    assert "Neither half can call any pair better or worse" in text and "0.625 >= 0.05" in text
+    assert replication.void_sentence(halved(10)) == ""
+    one_half = halved(5)
+    one_half.loc[one_half["half"] == "B", "attainable p (Holm)"] = 0.0195
+    assert replication.void_sentence(one_half) == ""
+    assert replication.void_sentence(pd.DataFrame()) == ""

@@ -69,6 +69,20 @@ def halves_table(full: pd.DataFrame, halved: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=COLUMNS)
 
 
+def void_sentence(halved: pd.DataFrame) -> str:
+    """Where neither half can reject whatever its scores (the smallest p its test reaches after Holm is at least
+    alpha), the check cannot replicate a difference: say so, else nothing."""
+    if halved.empty or "attainable p (Holm)" not in halved:
+        return ""
+    smallest = pd.to_numeric(halved["attainable p (Holm)"], errors="coerce").groupby(halved["half"]).min()
+    if len(smallest) < 2 or not (smallest >= inference.ALPHA).all():
+        return ""
+    return (f" **Neither half can call any pair better or worse, whatever the scores** (the smallest p its test "
+            f"reaches after Holm is {smallest.min():.3g} >= {inference.ALPHA:g}), so this check can show equivalences "
+            "and contradictions but cannot replicate a difference: it is no evidence that the differences on all "
+            "seeds replicate.")
+
+
 def summary_sentence(table: pd.DataFrame) -> str:
     verdicts = table["all seeds"].str.split(" (", regex=False).str[0]
     decided = int(verdicts.isin(DECIDED).sum())
@@ -101,7 +115,7 @@ def section(doc, group, choices: dict, full: pd.DataFrame, slug: str) -> None:
     doc.bullets(pairwise.family_lines(halved.drop(columns="half")))
     doc.table(table, f"{slug}-halves", f"{group.dataset}: verdicts on all seeds and on two disjoint halves "
               "(seeds A vs B)")
-    doc.para(summary_sentence(table))
+    doc.para(summary_sentence(table) + void_sentence(halved))
 
 
 def _seeds(seeds: list) -> str:
