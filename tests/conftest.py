@@ -25,3 +25,17 @@ def tiny_suite(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(SUITE)
     return path
+
+
+def load_bench(name: str):
+    """A script of bench/ (bench/NAME.py) imported as a module, for the tests of its arithmetic."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

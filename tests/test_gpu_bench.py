@@ -1,32 +1,22 @@
 """bench/gpu.py: its correctness part at tiny sizes on the CPU (the dry run), its timing path at tiny sizes, the GPU
 section bench/write_doc.py writes from its JSON, and the one device rule: CUDA asked for where there is none is one
 clear error, in the script, in `ganbench trial` and in the trainer, never a quiet run on the CPU."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_bench
 import torch
 
 from ganbench.cli import main as ganbench_main
 from ganbench.registry import GanbenchError
 
-ROOT = Path(__file__).resolve().parent.parent
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is absent")
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def gpu_bench():
-    return _load("gpu")
+    return load_bench("gpu")
 
 
 def test_dry_run_checks_packs_against_trials_alone_and_bf16_for_every_variant(tmp_path, gpu_bench, capsys):
@@ -112,7 +102,7 @@ def test_resolve_device_names_what_it_allows():
 
 def test_write_doc_gpu_section(tmp_path, monkeypatch):
     """The GPU section comes from bench/results-gpu.json; without a CUDA run it says that nothing is measured."""
-    write_doc = _load("write_doc")
+    write_doc = load_bench("write_doc")
     assert "Not measured yet" in "\n".join(write_doc.gpu_section(None))
     assert "Not measured yet" in "\n".join(write_doc.gpu_section({"device": "cpu"}))
     step = {"member_steps_per_s": 2000.0, "speedup": 1.0, "peak_memory_mib": 300.0, "achieved_gflops": 5000.0}

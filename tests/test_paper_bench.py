@@ -1,29 +1,20 @@
 """bench/paper.py's arithmetic on cases small enough to work out by hand (FLOPs of a linear layer, a trial's training
 FLOPs, GPU-hours, a two-pack study's sequential time), and section 6 of bench/write_doc.py rendered from a small
 dict."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import load_bench
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def paper():
-    return _load("paper")
+    return load_bench("paper")
 
 
 def test_count_flops_of_a_linear_layer(paper):
@@ -77,7 +68,7 @@ def test_cpu_study_counts_a_pack_once(paper, tmp_path, monkeypatch):
 
 
 def test_paper_section_renders(paper):
-    write_doc = _load("write_doc")
+    write_doc = load_bench("write_doc")
     d = {"trials": 1050, "train_tflop": 1234.0, "scoring_tflop": 567.0, "gpu_hours_without_packs": 44.0,
          "gpu_hours_with_packs": 11.0, "gpu_hours_with_packs_tf32_sensitivity": 1.5, "header_implied_tflops": 6.6}
     p = {"command": "python bench/paper.py", "date": "2026-12-05", "assumptions": ["an assumption"],
