@@ -2,7 +2,6 @@
 section bench/write_doc.py writes from its JSON, and the one device rule: CUDA asked for where there is none is one
 clear error, in the script, in `ganbench trial` and in the trainer, never a quiet run on the CPU."""
 import json
-from pathlib import Path
 
 import pytest
 from conftest import load_bench
