@@ -139,7 +139,7 @@ class _Pack:
             self.report({"event": "done", "member": t.id, **payload})
 
     def run(self, device: str) -> None:
-        with span("import_training"):  # torch and the trainer: a worker's first pack pays it
+        with span("import_training"):  # the trainer's modules, once per worker (torch is loaded by then)
             from ganbench.training import run_pack
 
         c = self.common
