@@ -121,9 +121,10 @@ def round_costs(marks: list[dict]) -> list[dict]:
 def pack_costs(marks: list[dict]) -> dict:
     """Summed over every pack: what a pack costs beyond its trainer. ``worker_start``: from a worker process's start
     (or its round's, if later) to its first pack of the round; ``turnaround``: a reused worker's gap between one
-    pack's end and its next one's start (Tune's bookkeeping and scheduling); ``import_training``: importing the
-    trainer's modules (a worker's first pack; torch is loaded before a pack starts, within ``worker_start``); ``restore``, ``report`` (with and without a checkpoint), ``gather`` (the
-    driver copying checkpoints, concurrent with training)."""
+    pack's end and its next one's start (Tune's bookkeeping and scheduling); ``import_training``: importing
+    the trainer's modules (a worker's first pack; torch is loaded before a pack starts, within ``worker_start``);
+    ``restore``, ``report`` (with and without a checkpoint), ``gather`` (the driver copying checkpoints, concurrent
+    with training)."""
     worker_start = turnaround = 0.0
     workers = set()
     for fit in _fits(marks):
