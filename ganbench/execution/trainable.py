@@ -2,8 +2,8 @@
 
 A pack works in a fresh directory on its node, never in the driver's results directory: at each trainer checkpoint
 and at the end it reports that directory to Tune (``tune.report(..., checkpoint=...)``), which copies it into the
-run's storage, and the driver gathers it from there (ganbench.execution.storage). When Tune restarts a pack (its node was
-lost, its worker died), the pack starts from its latest Tune checkpoint (``tune.get_checkpoint()``) and the trainer
+run's storage, and the driver gathers it from there (ganbench.execution.storage). When Tune restarts a pack (its
+node was lost, its worker died), the pack starts from its latest Tune checkpoint (``tune.get_checkpoint()``) and the trainer
 resumes each member from its ``running`` checkpoint.pt, bitwise. A pack that an earlier, interrupted run left
 unfinished gets its members' checkpoints and histories from the driver's node (``seed`` in its config).
 
