@@ -1,11 +1,11 @@
 """The Ray Tune trainable: one pack of trials (often a single trial) on whichever node Tune places it.
 
-A pack works in a fresh directory on its node, never in the driver's results directory: at each trainer checkpoint
-and at the end it reports that directory to Tune (``tune.report(..., checkpoint=...)``), which copies it into the
-run's storage, and the driver gathers it from there (ganbench.execution.storage). When Tune restarts a pack (its
-node was lost, its worker died), the pack starts from its latest Tune checkpoint (``tune.get_checkpoint()``) and the trainer
-resumes each member from its ``running`` checkpoint.pt, bitwise. A pack that an earlier, interrupted run left
-unfinished gets its members' checkpoints and histories from the driver's node (``seed`` in its config).
+A pack works in a fresh directory on its node, never in the driver's results directory: at each trainer checkpoint and
+at the end it reports that directory to Tune (``tune.report(..., checkpoint=...)``), which copies it into the run's
+storage, and the driver gathers it from there (ganbench.execution.storage). When Tune restarts a pack (its node was
+lost, its worker died), the pack starts from its latest Tune checkpoint (``tune.get_checkpoint()``) and the trainer
+resumes each member from its ``running`` checkpoint.pt, bitwise. A pack that an earlier, interrupted run left unfinished
+gets its members' checkpoints and histories from the driver's node (``seed`` in its config).
 
 Reference statistics and extractor weights are computed once, by the driver, before any trial starts. A node that
 lacks one of a pack's files (or holds another version: checked by SHA-256) fetches it once from the driver's node

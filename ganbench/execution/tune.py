@@ -7,8 +7,9 @@ interrupted trial resumes from its checkpoint.
 
 Files: no trial writes into the results directory. A pack reports its files through Ray Tune's storage (``--storage``:
 by default ``results/<suite>/_ray``; a shared path or an object store URI for nodes without a shared disk) and the
-driver gathers them into ``results/<suite>/trials/<id>/`` as they arrive (ganbench.execution.storage, ganbench.execution.trainable).
-A node fetches the reference statistics and extractor weights it lacks from the driver's node, once per node.
+driver gathers them into ``results/<suite>/trials/<id>/`` as they arrive (ganbench.execution.storage,
+ganbench.execution.trainable). A node fetches the reference statistics and extractor weights it lacks from the driver's
+node, once per node.
 
 Faults: a lost node or worker makes Tune restart the pack elsewhere from its latest checkpoint (up to
 ``resources.max_failures`` times, ``--max-failures``); a driver killed at any moment leaves its run in storage, and
