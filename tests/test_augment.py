@@ -178,6 +178,7 @@ def _trials(tmp_path, hparams, seeds="[0, 1]", steps=60, arch="mlp"):
 OPTIONS = [
     "{augment: diffaugment, batch_size: 16}",
     "{augment: ada, ada_kimg: 0.2, ada_interval: 2, batch_size: 16}",
+    "{augment: ada, augment_policy: 'flip,geom', ada_kimg: 0.2, ada_interval: 2, batch_size: 16}",
     "{cr_weight: 5.0, bcr_weight: 2.0, batch_size: 16}",
     "{augment: diffaugment, cr_weight: 1.0, ema_half_life_images: 200.0, ema_rampup: 0.1, batch_size: 16}",
 ]
@@ -244,8 +245,9 @@ def _history(path):
 def test_a_resumed_pack_with_every_option_equals_the_uninterrupted_run(tmp_path):
     """ADA (p and its running statistic), CR, bCR and the EMA in the checkpoint: cut at D step 40 and resumed, a
     pack ends with exactly the numbers and weights of the run that was not cut."""
-    trials = _trials(tmp_path, "{augment: ada, ada_kimg: 0.3, ada_interval: 3, cr_weight: 1.0, bcr_weight: 1.0, "
-                               "ema_half_life_images: 300.0, batch_size: 16}")
+    trials = _trials(tmp_path, "{augment: ada, augment_policy: 'flip,translation,geom,color', ada_kimg: 0.3, "
+                               "ada_interval: 3, cr_weight: 1.0, bcr_weight: 1.0, ema_half_life_images: 300.0, "
+                               "batch_size: 16}")
     options = RunOptions(checkpoint_every_d_steps=20)
     dirs = lambda tag: [tmp_path / f"{tag}{i}" for i in range(len(trials))]  # noqa: E731
 
@@ -304,3 +306,37 @@ def test_ada_and_cr_refuse_an_autoencoder_d(tmp_path):
                  "budget: {d_steps: 10}\n")
     with pytest.raises(GanbenchError, match="read D's output as a logit"):
         check_trial(expand(load_suite(p))[0])
+
+
+def test_adas_geometric_transforms_against_known_maps_and_their_gradients():
+    """ADA's geometric transforms: no change at the draws that mean none (z = 0, angle 0), a rotation by a quarter
+    turn at u = 0.75 (0.25) equals rot90 by one (three) quarters, a translation by 1/8 of an 8-pixel side (z = 1)
+    moves every column by one pixel with the border reflected, an isotropic scaling by 2^0.6 (z = 3) samples
+    the image's centre at its offsets over 2^0.6; gradients through each by torch.autograd.gradcheck; 'geom' names
+    the four in order."""
+    from torch.special import ndtr
+
+    x = torch.arange(64, dtype=torch.float64).reshape(1, 1, 8, 8)
+    half = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    for fn in (A.scale, A.rotate, A.aniso, A.xfrac):
+        assert torch.allclose(fn(x, half), x, atol=1e-9), fn.__name__
+    for u, turns in ((0.75, 1), (0.25, 3)):
+        assert torch.allclose(A.rotate(x, torch.tensor([[u]], dtype=torch.float64)),
+                              torch.rot90(x, turns, dims=(2, 3)), atol=1e-9)
+    one = float(ndtr(torch.tensor(1.0, dtype=torch.float64)))
+    shifted = A.xfrac(x, torch.tensor([[one, 0.5]], dtype=torch.float64))  # +1 pixel along the width
+    assert torch.allclose(shifted[..., 1:], x[..., :-1], atol=1e-6)
+    assert torch.allclose(shifted[..., 0], x[..., 0], atol=1e-6)  # reflected at the border
+    down = A.xfrac(x, torch.tensor([[0.5, one]], dtype=torch.float64))  # +1 pixel along the height
+    assert torch.allclose(down[..., 1:, :], x[..., :-1, :], atol=1e-6)
+    zoom = A.scale(x, torch.tensor([[float(ndtr(torch.tensor(3.0, dtype=torch.float64)))]], dtype=torch.float64))
+    # s = 2^(0.2 * 3): output pixel (i, j) samples the input at the centre (3.5) plus its offset over s
+    rows = 3.5 + (torch.arange(8, dtype=torch.float64) - 3.5) / 2 ** 0.6
+    expected = rows[:, None] * 8 + rows[None, :]  # x is linear in (row, column): bilinear sampling is exact
+    assert torch.allclose(zoom[0, 0], expected, atol=1e-6)
+    small = torch.rand(2, 1, 5, 5, dtype=torch.float64)
+    u = torch.rand(2, 2, dtype=torch.float64)
+    for fn in (A.scale, A.rotate, A.aniso, A.xfrac):
+        assert torch.autograd.gradcheck(lambda v: fn(v, u), (small.clone().requires_grad_(True),)), fn.__name__
+    assert A.parse_policy("flip,geom") == ("flip", "scale", "rotate", "aniso", "xfrac")
+    assert A.draws_per_image(A.parse_policy("geom"), gated=True) == 1 + 1 + 1 + 2 + 4

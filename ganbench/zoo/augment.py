@@ -12,8 +12,11 @@ draws the same numbers alone or in a pack and resumes bitwise). Images are in [-
   so that r_t = E sign(D(x_r)) (D's outputs on augmented reals, averaged over ``interval`` D steps) tracks a target
   (0.6): p <- clip(p + sign(r_t - target) * images_in_interval / (kimg * 1000), 0, 1), so that p can go from 0 to 1
   in ``kimg`` thousand real images, as stylegan2-ada-pytorch does (which clamps at 0 only). The pipeline is not
-  ADA's 18-transform 'bgc': its primitives are x-flip, 90-degree rotations, integer translation (blit), and the
-  colour transforms above (DiffAugment's magnitudes), default ``flip,rot90,translation,color``.
+  ADA's 18-transform 'bgc': its primitives are x-flip, 90-degree rotations, integer translation (blit), ADA's
+  geometric transforms (``geom``: isotropic scaling, rotation, anisotropic scaling, fractional translation, each a
+  bilinear resampling with reflected borders where ADA composes them into one), and the colour transforms above
+  (DiffAugment's magnitudes, not ADA's); default ``flip,rot90,translation,color``, and ``flip,rot90,translation,geom,
+  color`` is the closest to ADA's 'bgc' (no luma flip, hue rotation, filtering or noise).
 - Consistency regularisation (Zhang et al. 2020, CR; Zhao et al. 2021, bCR): lambda_r E (D(x_r) - D(T(x_r)))^2
   on real images and lambda_f E (D(x_f) - D(T(x_f)))^2 on generated ones (detached from G), T a random horizontal
   flip and a translation of up to 1/8 (zero padding), both outputs with gradients to D, in the D step only.
@@ -104,12 +107,62 @@ def rot90(x: Tensor, u: Tensor) -> Tensor:
     return out
 
 
+# ADA's geometric transforms (stylegan2-ada-pytorch's 'geom' magnitudes: scale std 0.2 in log2, translation std
+# 0.125 of the side, rotation uniform over the circle), each one resampling: an affine map of the sampling grid,
+# bilinear, reflection at the borders (ADA composes them into one resampling with a wavelet filter: not here)
+SCALE_STD, TRANSLATE_STD = 0.2, 0.125
+
+
+def _normal(u: Tensor) -> Tensor:
+    """Standard normal quantiles of uniform draws (u clamped away from 0 and 1)."""
+    return torch.special.ndtri(u.clamp(1e-6, 1 - 1e-6))
+
+
+def _resample(x: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor, tx=None, ty=None) -> Tensor:
+    """out(p) = x(M p + t) in normalised coordinates ([-1, 1] across the image), M = [[a, b], [c, d]] per image;
+    bilinear, reflected at the borders, differentiable in x."""
+    import torch.nn.functional as F
+
+    zero = torch.zeros_like(a)
+    theta = torch.stack([torch.stack([a, b, zero if tx is None else tx], 1),
+                         torch.stack([c, d, zero if ty is None else ty], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def scale(x: Tensor, u: Tensor) -> Tensor:
+    """Isotropic scaling by s = 2^(0.2 z), z standard normal (ADA: scale)."""
+    inv = torch.exp2(-SCALE_STD * _normal(u[:, 0]))
+    return _resample(x, inv, torch.zeros_like(inv), torch.zeros_like(inv), inv)
+
+
+def rotate(x: Tensor, u: Tensor) -> Tensor:
+    """Rotation by an angle uniform over [-pi, pi) (ADA: rotate)."""
+    angle = (2 * u[:, 0] - 1) * math.pi
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return _resample(x, cos, -sin, sin, cos)
+
+
+def aniso(x: Tensor, u: Tensor) -> Tensor:
+    """Anisotropic scaling: width by s and height by 1/s, s = 2^(0.2 z) (ADA: aniso)."""
+    s = torch.exp2(SCALE_STD * _normal(u[:, 0]))
+    return _resample(x, 1 / s, torch.zeros_like(s), torch.zeros_like(s), s)
+
+
+def xfrac(x: Tensor, u: Tensor) -> Tensor:
+    """Fractional translation by (tx, ty), each 0.125 z of the side, z standard normal (ADA: xfrac)."""
+    t = TRANSLATE_STD * _normal(u[:, :2])
+    one, zero = torch.ones_like(t[:, 0]), torch.zeros_like(t[:, 0])
+    return _resample(x, one, zero, zero, one, -2 * t[:, 0], -2 * t[:, 1])
+
+
 PRIMITIVES: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], int]] = {  # name -> (transform, draws per image)
     "brightness": (brightness, 1), "saturation": (saturation, 1), "contrast": (contrast, 1),
     "translation": (translation, 2), "cutout": (cutout, 2), "flip": (flip, 1), "rot90": (rot90, 1),
+    "scale": (scale, 1), "rotate": (rotate, 1), "aniso": (aniso, 1), "xfrac": (xfrac, 2),
 }
-GROUPS = {"color": ("brightness", "saturation", "contrast")}
-POLICY_NAMES = ("color", *PRIMITIVES)
+GROUPS = {"color": ("brightness", "saturation", "contrast"), "geom": ("scale", "rotate", "aniso", "xfrac")}
+POLICY_NAMES = (*GROUPS, *PRIMITIVES)
 DEFAULT_POLICY = {"diffaugment": "color,translation,cutout", "ada": "flip,rot90,translation,color"}
 CR_POLICY = ("flip", "translation")
 

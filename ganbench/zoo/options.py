@@ -19,7 +19,8 @@ for _name, _help in (
     ("ada", "ADA, adaptive discriminator augmentation (Karras et al. 2020): each transform applied with probability "
             "p, p adapted so that E sign(D(augmented real)) tracks ada_target (0.6), ada_kimg (500) thousand images "
             "for p to go 0 to 1, updated every ada_interval (4) D steps; p recorded at every evaluation; augment: "
-            "ada, augment_policy (default flip,rot90,translation,color, not ADA's 18-transform bgc)"),
+            "ada, augment_policy (default flip,rot90,translation,color; flip,rot90,translation,geom,color is the "
+            "closest to ADA's 18-transform bgc)"),
     ("cr", "consistency regularisation, CR (Zhang et al. 2020): cr_weight * E (D(x_r) - D(T(x_r)))^2 on real "
            "images, T a random horizontal flip and a translation of up to 1/8, in the D step"),
     ("bcr", "balanced consistency regularisation, bCR (Zhao et al. 2021): bcr_weight * E (D(x_f) - D(T(x_f)))^2 on "
@@ -41,5 +42,11 @@ for _name, _help in (
     ("cutout", f"a square of half the side set to zero at a random place ({_DIFFAUGMENT})"),
     ("flip", f"a horizontal flip with probability 1/2 ({_ADA}: xflip)"),
     ("rot90", f"a rotation by 0, 90, 180 or 270 degrees ({_ADA}: rotate90)"),
+    ("geom", f"scale, rotate, aniso and xfrac in turn, {_ADA}'s geometric transforms (each its own bilinear "
+             "resampling with reflected borders; ADA composes them into one)"),
+    ("scale", f"isotropic scaling by 2^(0.2 z), z standard normal ({_ADA}: scale)"),
+    ("rotate", f"a rotation by an angle uniform over the circle ({_ADA}: rotate)"),
+    ("aniso", f"width scaled by 2^(0.2 z) and height by its inverse ({_ADA}: aniso)"),
+    ("xfrac", f"a fractional translation by 0.125 z of the side in each direction ({_ADA}: xfrac)"),
 ):
     TRANSFORMS.add(_name, _help, help=_help)
