@@ -178,7 +178,7 @@ def _trials(tmp_path, hparams, seeds="[0, 1]", steps=60, arch="mlp"):
 OPTIONS = [
     "{augment: diffaugment, batch_size: 16}",
     "{augment: ada, ada_kimg: 0.2, ada_interval: 2, batch_size: 16}",
-    "{augment: ada, augment_policy: 'flip,geom', ada_kimg: 0.2, ada_interval: 2, batch_size: 16}",
+    "{augment: ada, augment_policy: 'flip,geom,adacolor', ada_kimg: 0.2, ada_interval: 2, batch_size: 16}",
     "{cr_weight: 5.0, bcr_weight: 2.0, batch_size: 16}",
     "{augment: diffaugment, cr_weight: 1.0, ema_half_life_images: 200.0, ema_rampup: 0.1, batch_size: 16}",
 ]
@@ -245,7 +245,7 @@ def _history(path):
 def test_a_resumed_pack_with_every_option_equals_the_uninterrupted_run(tmp_path):
     """ADA (p and its running statistic), CR, bCR and the EMA in the checkpoint: cut at D step 40 and resumed, a
     pack ends with exactly the numbers and weights of the run that was not cut."""
-    trials = _trials(tmp_path, "{augment: ada, augment_policy: 'flip,translation,geom,color', ada_kimg: 0.3, "
+    trials = _trials(tmp_path, "{augment: ada, augment_policy: 'flip,translation,geom,adacolor', ada_kimg: 0.3, "
                                "ada_interval: 3, cr_weight: 1.0, bcr_weight: 1.0, ema_half_life_images: 300.0, "
                                "batch_size: 16}")
     options = RunOptions(checkpoint_every_d_steps=20)
@@ -340,3 +340,32 @@ def test_adas_geometric_transforms_against_known_maps_and_their_gradients():
         assert torch.autograd.gradcheck(lambda v: fn(v, u), (small.clone().requires_grad_(True),)), fn.__name__
     assert A.parse_policy("flip,geom") == ("flip", "scale", "rotate", "aniso", "xfrac")
     assert A.draws_per_image(A.parse_policy("geom"), gated=True) == 1 + 1 + 1 + 2 + 4
+
+
+def test_adas_colour_transforms_against_their_matrices_and_their_gradients():
+    """ADA's colour transforms on RGB in [-1, 1]: brightness adds 0.2 z, contrast multiplies by 2^(0.5 z) about 0,
+    saturation scales the chroma about the luma axis by 2^z, the luma flip inverts the mean over the channels and
+    keeps the chroma (twice is no change), a hue rotation by 120 degrees about the luma axis permutes R, G, B and
+    keeps the luma; one channel: hue is no change and the luma flip negates; gradients by gradcheck."""
+    from torch.special import ndtr
+
+    x = torch.rand(2, 3, 4, 4, dtype=torch.float64) * 2 - 1
+    z1 = torch.full((2, 1), float(ndtr(torch.tensor(1.0, dtype=torch.float64))), dtype=torch.float64)
+    assert torch.allclose(A.ada_brightness(x, z1), x + 0.2)
+    assert torch.allclose(A.ada_contrast(x, z1), x * 2 ** 0.5)
+    luma = x.mean(dim=1, keepdim=True)
+    assert torch.allclose(A.ada_saturation(x, z1), luma + 2 * (x - luma))
+    flipped = A.lumaflip(x, torch.zeros(2, 1))
+    assert torch.allclose(flipped.mean(dim=1), -x.mean(dim=1)) and torch.allclose(flipped - flipped.mean(1, True),
+                                                                                    x - luma)
+    assert torch.equal(A.lumaflip(x, torch.full((2, 1), 0.7)), x)
+    turned = A.hue(x, torch.full((2, 1), 5 / 6, dtype=torch.float64))  # angle (2u - 1) pi = 2 pi / 3
+    assert torch.allclose(turned, x[:, [2, 0, 1]]) and torch.allclose(turned.mean(dim=1), x.mean(dim=1))
+    gray = x[:, :1]
+    assert torch.equal(A.hue(gray, z1), gray) and torch.allclose(A.lumaflip(gray, torch.zeros(2, 1)), -gray)
+    assert torch.allclose(A.ada_saturation(gray, z1), gray)
+    u = torch.rand(2, 1, dtype=torch.float64)
+    small = torch.rand(2, 3, 3, 3, dtype=torch.float64)
+    for fn in (A.ada_brightness, A.ada_contrast, A.lumaflip, A.hue, A.ada_saturation):
+        assert torch.autograd.gradcheck(lambda v: fn(v, u), (small.clone().requires_grad_(True),)), fn.__name__
+    assert A.parse_policy("adacolor") == ("ada_brightness", "ada_contrast", "lumaflip", "hue", "ada_saturation")

@@ -12,11 +12,13 @@ draws the same numbers alone or in a pack and resumes bitwise). Images are in [-
   so that r_t = E sign(D(x_r)) (D's outputs on augmented reals, averaged over ``interval`` D steps) tracks a target
   (0.6): p <- clip(p + sign(r_t - target) * images_in_interval / (kimg * 1000), 0, 1), so that p can go from 0 to 1
   in ``kimg`` thousand real images, as stylegan2-ada-pytorch does (which clamps at 0 only). The pipeline is not
-  ADA's 18-transform 'bgc': its primitives are x-flip, 90-degree rotations, integer translation (blit), ADA's
+  all of ADA's 18 transforms: its primitives are x-flip, 90-degree rotations, integer translation (blit), ADA's
   geometric transforms (``geom``: isotropic scaling, rotation, anisotropic scaling, fractional translation, each a
-  bilinear resampling with reflected borders where ADA composes them into one), and the colour transforms above
-  (DiffAugment's magnitudes, not ADA's); default ``flip,rot90,translation,color``, and ``flip,rot90,translation,geom,
-  color`` is the closest to ADA's 'bgc' (no luma flip, hue rotation, filtering or noise).
+  bilinear resampling with reflected borders where ADA composes them into one), DiffAugment's colour transforms
+  above, and ADA's own (``adacolor``: brightness, contrast, luma flip, hue rotation and saturation at ADA's
+  magnitudes); default ``flip,rot90,translation,color``. ``flip,rot90,translation,geom,adacolor`` has the transforms
+  and magnitudes of ADA's 'bgc', each geometric transform its own resampling and one rotation where ADA has two;
+  ADA's filters, noise and cutout are not here.
 - Consistency regularisation (Zhang et al. 2020, CR; Zhao et al. 2021, bCR): lambda_r E (D(x_r) - D(T(x_r)))^2
   on real images and lambda_f E (D(x_f) - D(T(x_f)))^2 on generated ones (detached from G), T a random horizontal
   flip and a translation of up to 1/8 (zero padding), both outputs with gradients to D, in the D step only.
@@ -156,12 +158,58 @@ def xfrac(x: Tensor, u: Tensor) -> Tensor:
     return _resample(x, one, zero, zero, one, -2 * t[:, 0], -2 * t[:, 1])
 
 
+# ADA's colour transforms (stylegan2-ada-pytorch's 'color' magnitudes), on images in [-1, 1] about mid-grey 0: each a
+# linear map of the channels; v is the luma axis (1, ..., 1) / sqrt(C)
+BRIGHTNESS_STD, CONTRAST_STD, SATURATION_STD = 0.2, 0.5, 1.0
+
+
+def _luma(x: Tensor) -> Tensor:
+    """The projection of each pixel on the luma axis, v v^T x: the channels' mean in every channel."""
+    return x.mean(dim=1, keepdim=True).expand_as(x)
+
+
+def ada_brightness(x: Tensor, u: Tensor) -> Tensor:
+    """x + b, b ~ N(0, 0.2^2) (ADA: brightness)."""
+    return x + BRIGHTNESS_STD * _normal(u[:, :1])[:, :, None, None]
+
+
+def ada_contrast(x: Tensor, u: Tensor) -> Tensor:
+    """x * 2^(0.5 z) about mid-grey (ADA: contrast)."""
+    return x * torch.exp2(CONTRAST_STD * _normal(u[:, :1]))[:, :, None, None]
+
+
+def lumaflip(x: Tensor, u: Tensor) -> Tensor:
+    """x - 2 v v^T x where u < 1/2: the luma inverted, the chroma kept (ADA: lumaflip)."""
+    return torch.where((u[:, 0] < 0.5)[:, None, None, None], x - 2 * _luma(x), x)
+
+
+def hue(x: Tensor, u: Tensor) -> Tensor:
+    """A rotation of RGB about the luma axis by an angle uniform over [-pi, pi) (ADA: hue); images of other channel
+    counts are left as they are (a rotation about the only axis of one channel is the identity)."""
+    if x.shape[1] != 3:
+        return x
+    angle = (2 * u[:, 0] - 1) * math.pi
+    cos, sin = torch.cos(angle)[:, None, None, None], torch.sin(angle)[:, None, None, None]
+    luma = _luma(x)
+    cross = torch.stack([x[:, 2] - x[:, 1], x[:, 0] - x[:, 2], x[:, 1] - x[:, 0]], 1) / math.sqrt(3)  # v x x
+    return luma + (x - luma) * cos + cross * sin  # Rodrigues: v v^T x + cos (x - v v^T x) + sin (v x x)
+
+
+def ada_saturation(x: Tensor, u: Tensor) -> Tensor:
+    """v v^T x + 2^(z) (x - v v^T x): the chroma scaled about the luma axis (ADA: saturation)."""
+    luma = _luma(x)
+    return luma + (x - luma) * torch.exp2(SATURATION_STD * _normal(u[:, :1]))[:, :, None, None]
+
+
 PRIMITIVES: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], int]] = {  # name -> (transform, draws per image)
     "brightness": (brightness, 1), "saturation": (saturation, 1), "contrast": (contrast, 1),
     "translation": (translation, 2), "cutout": (cutout, 2), "flip": (flip, 1), "rot90": (rot90, 1),
     "scale": (scale, 1), "rotate": (rotate, 1), "aniso": (aniso, 1), "xfrac": (xfrac, 2),
+    "ada_brightness": (ada_brightness, 1), "ada_contrast": (ada_contrast, 1), "lumaflip": (lumaflip, 1),
+    "hue": (hue, 1), "ada_saturation": (ada_saturation, 1),
 }
-GROUPS = {"color": ("brightness", "saturation", "contrast"), "geom": ("scale", "rotate", "aniso", "xfrac")}
+GROUPS = {"color": ("brightness", "saturation", "contrast"), "geom": ("scale", "rotate", "aniso", "xfrac"),
+          "adacolor": ("ada_brightness", "ada_contrast", "lumaflip", "hue", "ada_saturation")}
 POLICY_NAMES = (*GROUPS, *PRIMITIVES)
 DEFAULT_POLICY = {"diffaugment": "color,translation,cutout", "ada": "flip,rot90,translation,color"}
 CR_POLICY = ("flip", "translation")

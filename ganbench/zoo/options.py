@@ -19,8 +19,8 @@ for _name, _help in (
     ("ada", "ADA, adaptive discriminator augmentation (Karras et al. 2020): each transform applied with probability "
             "p, p adapted so that E sign(D(augmented real)) tracks ada_target (0.6), ada_kimg (500) thousand images "
             "for p to go 0 to 1, updated every ada_interval (4) D steps; p recorded at every evaluation; augment: "
-            "ada, augment_policy (default flip,rot90,translation,color; flip,rot90,translation,geom,color is the "
-            "closest to ADA's 18-transform bgc)"),
+            "ada, augment_policy (default flip,rot90,translation,color; flip,rot90,translation,geom,adacolor has "
+            "the transforms and magnitudes of ADA's bgc)"),
     ("cr", "consistency regularisation, CR (Zhang et al. 2020): cr_weight * E (D(x_r) - D(T(x_r)))^2 on real "
            "images, T a random horizontal flip and a translation of up to 1/8, in the D step"),
     ("bcr", "balanced consistency regularisation, bCR (Zhao et al. 2021): bcr_weight * E (D(x_f) - D(T(x_f)))^2 on "
@@ -48,5 +48,12 @@ for _name, _help in (
     ("rotate", f"a rotation by an angle uniform over the circle ({_ADA}: rotate)"),
     ("aniso", f"width scaled by 2^(0.2 z) and height by its inverse ({_ADA}: aniso)"),
     ("xfrac", f"a fractional translation by 0.125 z of the side in each direction ({_ADA}: xfrac)"),
+    ("adacolor", f"ada_brightness, ada_contrast, lumaflip, hue and ada_saturation in turn, {_ADA}'s colour "
+                 "transforms at its magnitudes"),
+    ("ada_brightness", f"x + 0.2 z, z standard normal ({_ADA}: brightness)"),
+    ("ada_contrast", f"x * 2^(0.5 z) about mid-grey ({_ADA}: contrast)"),
+    ("lumaflip", f"the luma (the channels' mean) inverted, the chroma kept, with probability 1/2 ({_ADA}: lumaflip)"),
+    ("hue", f"RGB rotated about the luma axis by an angle uniform over the circle ({_ADA}: hue)"),
+    ("ada_saturation", f"the chroma scaled about the luma axis by 2^z ({_ADA}: saturation)"),
 ):
     TRANSFORMS.add(_name, _help, help=_help)
