@@ -198,3 +198,19 @@ def test_halves_that_cannot_reject_are_called_no_evidence_of_replication():
     one_half.loc[one_half["half"] == "B", "attainable p (Holm)"] = 0.0195
     assert replication.void_sentence(one_half) == ""
     assert replication.void_sentence(pd.DataFrame()) == ""
+
+
+def test_a_family_that_mixes_paired_and_unpaired_pairs_is_judged_by_the_pair_that_can_reject():
+    """A half of the CPU study's grid25: one pair paired on 5 seeds (Wilcoxon at Holm over 3 can reach only
+    3 * 2/32 = 0.19) beside unpaired pairs of 8 vs 5 (Mann-Whitney reaches 3 * 2/1287 = 0.0047): the family can
+    reject, so no 'cannot reject' line; with every pair paired on 5 seeds it cannot, and says so."""
+    from ganbench.report import pairwise
+
+    def rows(mixed: bool) -> pd.DataFrame:
+        out = [{"family": "f", "p method": "exact", "n_A": 5, "n_B": 5, "paired": True}]
+        out += [{"family": "f", "p method": "exact", "n_A": 8 if mixed else 5, "n_B": 5, "paired": not mixed}] * 2
+        return pd.DataFrame(out)
+
+    assert pairwise.family_lines(rows(mixed=True)) == ["Family **f**."]
+    line = pairwise.family_lines(rows(mixed=False))[0]
+    assert "this design cannot reject: with 5 paired seeds" in line and "0.188" in line

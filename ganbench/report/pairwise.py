@@ -188,7 +188,10 @@ def family_lines(pairs: pd.DataFrame) -> list[str]:
         if str(first["p method"]).startswith("group-sequential"):  # its own boundaries; no rank-test ceiling
             out.append(f"Family **{family}**.")
             continue
-        n_a, n_b = int(rows.n_A.min()), int(rows.n_B.min())
-        warning = inference.family_warning(n_a, n_b, bool(first.paired), len(rows))
+        # the family cannot reject only if none of its pairs can: judge it by the pair whose seeds reach furthest
+        # (a family may mix paired pairs with unpaired ones of other counts)
+        reach = [inference.attainable_p(int(r.n_A), int(r.n_B), bool(r.paired), len(rows)) for r in rows.itertuples()]
+        best = rows.iloc[int(np.argmin(reach))]
+        warning = inference.family_warning(int(best.n_A), int(best.n_B), bool(best.paired), len(rows))
         out.append(f"Family **{family}**" + (f": **{warning}**." if warning else "."))
     return out
