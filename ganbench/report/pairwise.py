@@ -180,6 +180,13 @@ def verdict(row: dict) -> str:
     return head + f". **Undecided** ({why}); at the observed spread {seeds} would decide it."
 
 
+def reach(rows: pd.DataFrame) -> list[float]:
+    """Per pair of a family: the smallest Holm-corrected p its exact rank test can reach at its seed counts. The
+    family cannot reject only if none of its pairs can (a family may mix paired pairs with unpaired ones of other
+    counts)."""
+    return [inference.attainable_p(int(r.n_A), int(r.n_B), bool(r.paired), len(rows)) for r in rows.itertuples()]
+
+
 def family_lines(pairs: pd.DataFrame) -> list[str]:
     """Per family: its name, and the zero-power warning where its seed counts cannot reject at all."""
     out = []
@@ -188,10 +195,7 @@ def family_lines(pairs: pd.DataFrame) -> list[str]:
         if str(first["p method"]).startswith("group-sequential"):  # its own boundaries; no rank-test ceiling
             out.append(f"Family **{family}**.")
             continue
-        # the family cannot reject only if none of its pairs can: judge it by the pair whose seeds reach furthest
-        # (a family may mix paired pairs with unpaired ones of other counts)
-        reach = [inference.attainable_p(int(r.n_A), int(r.n_B), bool(r.paired), len(rows)) for r in rows.itertuples()]
-        best = rows.iloc[int(np.argmin(reach))]
+        best = rows.iloc[int(np.argmin(reach(rows)))]
         warning = inference.family_warning(int(best.n_A), int(best.n_B), bool(best.paired), len(rows))
         out.append(f"Family **{family}**" + (f": **{warning}**." if warning else "."))
     return out
