@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganbench.datasets import DataSplit, dataset_info
 from ganbench.evaluation.extractors import InceptionPool3
 from ganbench.execution.phases import cell_of
+from ganbench.results import read_summary
 from ganbench.execution.sizing import StepCost, d_steps_for, evaluations, g_steps_after
 from ganbench.suite.expand import confirm_trials, expand
 from ganbench.suite.schema import load_suite
@@ -39,7 +40,7 @@ def _packs(study: Path) -> list[dict]:
     phase = {r["trial_id"]: r["phase"] for r in csv.DictReader((study / "trials.csv").open())}
     packs = defaultdict(list)
     for p in sorted(study.glob("trials/*/summary.json")):
-        s = json.loads(p.read_text())
+        s = read_summary(study, p.parent.name).to_dict()  # the project's reader: older field names read as today's
         packs[tuple(sorted(s["pack"])) or (s["trial_id"],)].append(s)
     # a member's wall_seconds is read when its summary is written: the last member's is the pack's
     return [{"k": len(ms), "phase": phase[ms[0]["trial_id"]], "start": ms[0]["started_at"], "train_cpu":

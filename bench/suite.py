@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ganbench.execution.timeline import ENV, breakdown, read
+from ganbench.results import read_summary
 
 SUITE = """name: bench-suite
 datasets: [grid25]
@@ -53,7 +54,7 @@ def one_row(root: Path, how: str, pack, n: int, steps: int, env: dict) -> dict:
     cli = [sys.executable, "-m", "ganbench.cli"]
     cmd = cli + (["trial", str(suite), "--all"] if how == "trial" else ["run", str(suite), "--num-cpus", str(CORES)])
     wall = timed(cmd + ["--results", str(res)], {**env, ENV: str(line)} if how == "run" else env)
-    summaries = [json.loads(p.read_text()) for p in sorted(res.glob("trials/*/summary.json"))]
+    summaries = [read_summary(res, p.parent.name).to_dict() for p in sorted(res.glob("trials/*/summary.json"))]
     packs = {tuple(s.get("pack") or [s["trial_id"]]): s for s in summaries}  # a pack's members share its seconds
     row = {"wall_seconds": wall, "trials": len(summaries), "pack": pack,
            "member_steps_per_cpu_second": sum(s["d_steps"] * len(k) for k, s in packs.items())
