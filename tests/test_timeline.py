@@ -68,3 +68,31 @@ def test_turnaround_never_spans_two_rounds():
              _mark("pack_end", 12.0, 2), _span("tune_fit", 10.0, 12.5)]
     p = timeline.pack_costs(sorted(marks, key=lambda m: m["t"]))
     assert p["turnaround"] == 0.0 and p["worker_start"] == pytest.approx(0.5 + 1.0)
+
+
+def test_an_unwritable_timeline_is_one_clear_error_before_the_run_and_never_a_trials_failure(tmp_path, monkeypatch):
+    from ganbench.registry import GanbenchError
+
+    bad = tmp_path / "no-such-dir" / "t.jsonl"
+    monkeypatch.setenv(timeline.ENV, str(bad))
+    with pytest.raises(GanbenchError, match=r"GANBENCH_TIMELINE=.*no-such-dir.*cannot write the run's timeline"):
+        timeline.check()
+    timeline.mark("pack_start")  # dropped: a diagnostic never fails a trial
+    with timeline.span("report"):
+        pass
+    assert not bad.exists()
+    monkeypatch.setenv(timeline.ENV, str(tmp_path / "ok.jsonl"))
+    timeline.check()
+
+
+def test_ganbench_run_refuses_an_unwritable_timeline_with_one_line(tmp_path, monkeypatch, capsys):
+    from ganbench.cli import main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ndatasets: [ring8]\ngans: [ns]\narchitectures: [mlp]\nseeds: [0]\n"
+                     "budget: {d_steps: 10}\n")
+    monkeypatch.setenv(timeline.ENV, str(tmp_path / "missing" / "t.jsonl"))
+    assert main(["run", str(suite), "--results", str(tmp_path / "r")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "GANBENCH_TIMELINE" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "r").exists()

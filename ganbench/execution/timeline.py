@@ -24,13 +24,31 @@ from typing import Iterator
 ENV = "GANBENCH_TIMELINE"
 
 
+def check() -> None:
+    """Before a run: where ``$GANBENCH_TIMELINE`` names a file that cannot be written, one clear error."""
+    path = os.environ.get(ENV)
+    if not path:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as err:
+        from ganbench.registry import GanbenchError
+
+        raise GanbenchError(f"{ENV}={path}: cannot write the run's timeline there ({err.strerror}); name a "
+                            f"writable file or unset {ENV}") from None
+
+
 def mark(event: str, **fields) -> None:
-    """Append one mark (no-op unless ``$GANBENCH_TIMELINE`` is set)."""
+    """Append one mark (no-op unless ``$GANBENCH_TIMELINE`` is set; a mark that cannot be written is dropped, never
+    a trial's failure: ``check`` says so once, before the run)."""
     path = os.environ.get(ENV)
     if not path:
         return
     line = json.dumps({"t": time.time(), "pid": os.getpid(), "event": event, **fields}) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return
     try:
         os.write(fd, line.encode())
     finally:

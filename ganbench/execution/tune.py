@@ -41,7 +41,7 @@ from ganbench.suite.checks import check_trials
 from ganbench.execution.storage import Storage, harvest, open_storage
 from ganbench.execution.phases import run_phases
 from ganbench.execution.trainable import Job
-from ganbench.execution.timeline import mark, span
+from ganbench.execution.timeline import check as check_timeline, mark, span
 
 
 def make_packs(trials: list[Trial], size, results: Optional[Path] = None, slots: int = 1) -> list[list[Trial]]:
@@ -191,6 +191,7 @@ def run_suite(suite: Suite, results: Path, address: Optional[str] = None, max_co
     """Run every trial of ``suite`` not already finished in ``results``; returns this suite's counts by status."""
     from ganbench.suite.expand import MAX_TRIALS
 
+    check_timeline()
     mark("run_start")
     launch = Launch(address, max_concurrent, num_cpus, max_failures, progress_bar)
     results = Path(results).resolve()
