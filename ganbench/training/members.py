@@ -106,6 +106,8 @@ class Members:
         self.shell = modules[0] if self.k == 1 else copy.deepcopy(modules[0])  # a single-trial module
         if self.k == 1:
             self.module: Optional[nn.Module] = modules[0]
+            # fixed from here on (the optimisers hold these very tensors): listed once, not walked at every step
+            self._param_list = list(self.module.parameters())
             return
         self.module = None
         self.mode = mode or default_mode(modules, next(modules[0].parameters()).device)
@@ -140,7 +142,7 @@ class Members:
         return (self.module if self.module is not None else self.base).training
 
     def parameters(self) -> list[Tensor]:
-        return list(self.module.parameters()) if self.module is not None else list(self.params.values())
+        return list(self._param_list) if self.module is not None else list(self.params.values())
 
     def named_modules(self):
         return (self.module if self.module is not None else self.base).named_modules()
@@ -216,12 +218,49 @@ class StackedTorchOptimizer:
 
     def __init__(self, opt: torch.optim.Optimizer, k: int):
         self.opt, self.k = opt, k
+        self.params = [p for g in opt.param_groups for p in g["params"]]
+        group = opt.param_groups[0]
+        self.lean = (isinstance(opt, torch.optim.Adam) and len(opt.param_groups) == 1 and bool(group.get("fused"))
+                     and not group["amsgrad"] and not group["maximize"] and group["weight_decay"] == 0
+                     and not group.get("decoupled_weight_decay") and not torch.is_tensor(group["lr"]))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        self.opt.zero_grad(set_to_none=set_to_none)
+        if not set_to_none:
+            self.opt.zero_grad(set_to_none=False)
+            return
+        for p in self.params:
+            p.grad = None
 
     def step(self) -> None:
-        self.opt.step()
+        if not (self.lean and self._lean_step()):
+            self.opt.step()
+
+    @torch.no_grad()
+    def _lean_step(self) -> bool:
+        """torch's fused Adam step without the Python torch wraps around it (grouping by device, hooks, profiler
+        marks, state checks: about half of a small network's optimiser step on a CPU): the same kernel with the same
+        arguments, so the same numbers. False (nothing done) until torch's own first step has made every state."""
+        group = self.opt.param_groups[0]
+        params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
+        for p in self.params:
+            if p.grad is None:
+                continue
+            state = self.opt.state.get(p)
+            if not state:
+                return False
+            params.append(p)
+            grads.append(p.grad)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            steps.append(state["step"])
+        if not params:
+            return True
+        beta1, beta2 = group["betas"]
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
+                           beta1=beta1, beta2=beta2, weight_decay=0.0, eps=group["eps"], maximize=False,
+                           grad_scale=None, found_inf=None)
+        return True
 
     def member_state(self, k: int) -> dict:
         sd = self.opt.state_dict()
@@ -259,7 +298,7 @@ class StackedTorchOptimizer:
         for s in self.opt.state.values():
             for v in s.values():
                 if torch.is_tensor(v) and v.dim() > 0:
-                    v[k].zero_()
+                    (v if self.k == 1 else v[k]).zero_()  # K = 1: the state has the parameter's own shape
 
 
 class MemberOptimizer:
