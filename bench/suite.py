@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
+
 from ganbench.execution.timeline import ENV, breakdown, read
 from ganbench.results import read_summary
 
@@ -87,22 +90,12 @@ def main() -> None:
     for r in rows.values():
         r["speedup_vs_sequential"] = seq / r["wall_seconds"]
         r["member_steps_vs_one_trial_per_ray_trial"] = r["member_steps_per_cpu_second"] / single
-    out = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), "cores": os.cpu_count(), "trials": n, "d_steps": steps,
+    out = {"date": time.strftime("%Y-%m-%d"), **machine.describe(), "trials": n, "d_steps": steps,
            "dataset": "grid25",
            "load_before": load, "rows": rows}
     print(json.dumps({label: {k: v for k, v in r.items() if k != "breakdown"} for label, r in rows.items()},
                      indent=1))
     (Path(__file__).parent / "results-suite.json").write_text(json.dumps(out, indent=1))
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":
