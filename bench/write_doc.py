@@ -56,6 +56,55 @@ def gpu_section(g) -> list[str]:
     return md
 
 
+def machine(r: dict) -> str:
+    cores = f", {r['cores']} cores" if r.get("cores") and "cores" not in r["cpu"] else ""
+    return f"{r['cpu']}{cores}"
+
+
+def code(r: dict) -> str:
+    if r.get("commit"):
+        return f"code of commit {r['commit']}{' with local changes' if r.get('dirty') else ''}"
+    return r.get("archived", "code not recorded")
+
+
+def machines_section(t: dict, s) -> list[str]:
+    """Section 2b: the same benchmarks on every machine measured (this run's and bench/machines/*/)."""
+    runs = [(t, s)]
+    for folder in sorted(Path("bench/machines").glob("*/")):
+        tr, su = (folder / "results-trainer.json", folder / "results-suite.json")
+        if tr.is_file():
+            runs.append((json.loads(tr.read_text()), json.loads(su.read_text()) if su.is_file() else None))
+    md = ["", "## 2b. The same benchmarks on every machine measured", "",
+          "What packs and Ray gain depends on the CPU. As far as the profiles in the notes below show, a pack "
+          "gains where one small trial's step is dominated by what its members share (Python, dispatch, the "
+          "optimiser's and the diagnostics' small kernels), and little where the matmuls that each member needs "
+          "anyway dominate it. Rows: `python bench/trainer.py` and `python "
+          "bench/suite.py` on each machine (earlier machines' JSON kept in bench/machines/).", "",
+          "| machine | date | code | grid25 K = 1 member-steps/s | grid25 K = 16, x K = 1 (best; medians) | "
+          "grid25 best K | digits K = 16, x K = 1 | trainer / hand loop, grid25 | suite: Ray, x one after another "
+          "| suite: Ray with packs | suite: overhead per trial (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for tr, su in runs:
+        grid, digits = tr["packs"].get("mlp-grid25", {}), tr["packs"].get("mlp-digits", {})
+        k16 = grid.get("16") or grid.get(16) or {}
+        med = f"; {k16['speedup_median']:.2f}" if "speedup_median" in k16 else ""
+        best_k, best = max(grid.items(), key=lambda kv: kv[1]["speedup"]) if grid else ("", {"speedup": 0})
+        d16 = digits.get("16") or digits.get(16) or {}
+        k1 = grid.get("1") or grid.get(1) or {}
+        row = [machine(tr), tr["date"], tr.get("commit") or tr.get("code_label", "not recorded"), f"{k1.get('member_steps_per_s', 0):.0f}",
+               f"{k16.get('speedup', 0):.2f}{med}", f"{best_k} (x{best['speedup']:.2f})",
+               f"{d16.get('speedup', 0):.2f}", f"{tr['trainer']['mlp-grid25']['ratio']:.2f}"]
+        if su:
+            rows = su["rows"]
+            plain = rows["ganbench run, a trial per Ray trial"]
+            packed = rows["ganbench run, pack: auto"]
+            row += [f"{plain['speedup_vs_sequential']:.2f}", f"{packed['speedup_vs_sequential']:.2f}",
+                    f"{plain['breakdown']['per_trial']:.3f}"]
+        else:
+            row += ["not run", "", ""]
+        md.append("| " + " | ".join(row) + " |")
+    return md
+
+
 def suite_section(s) -> list[str]:
     """Section 3 from bench/results-suite.json (``python bench/suite.py``)."""
     md = ["", "## 3. A suite through Ray against the same trials one after another", "",
@@ -150,8 +199,9 @@ def main() -> None:
           "CPU second of one torch thread (set-up and scoring excluded, every diagnostic on), each the best of a few "
           "round-robin runs, so that other work on a shared machine moves them as little as possible.", ""]
     if t:
-        md += [f"Machine: {t['cpu']}; Python {t['python']}; {t['date']}. One core's fp32 matmul peak (2048^3): "
-               f"{t['matmul_peak_gflops']:.1f} GFLOP/s. No GPU was available to this benchmark.", "",
+        md += [f"Machine: {machine(t)}; Python {t['python']}; {t['date']}; {code(t)}. One core's fp32 matmul peak "
+               f"(2048^3): {t['matmul_peak_gflops']:.1f} GFLOP/s. No GPU was available to this benchmark. Section 2b "
+               "sets these figures beside those of the other machines measured.", "",
                "## 1. The trainer against a hand-written loop", "",
                "`python bench/trainer.py`. The hand-written loop is what a user writes for the same networks: data "
                "as one tensor, BCE with logits, torch's default Adam, a D step and a G step per iteration, no "
@@ -165,13 +215,17 @@ def main() -> None:
                       f"{r['achieved_gflops']:.1f} | {100 * r['achieved_gflops'] / t['matmul_peak_gflops']:.0f}% | "
                       f"{g['max_rss_mb']:.0f} |")
         md += ["", "## 2. Packs: K trials trained as one network", "",
-               "`python bench/trainer.py` (second table). Member-steps per CPU second against K (one thread), and "
-               "the speed-up over K = 1.", "", "| case | K | member-steps/s | x K = 1 | peak RSS (MB) |",
-               "|---|---|---|---|---|"]
+               "`python bench/trainer.py` (second table). Member-steps per CPU second against K (one thread): the "
+               "best of the round-robin's runs and the speed-up of the best over K = 1's best; the ratio of the "
+               "medians beside it, and every run, show how much the machine moved the figures.", "",
+               "| case | K | member-steps/s (best) | x K = 1 | x K = 1 (medians) | runs | peak RSS (MB) |",
+               "|---|---|---|---|---|---|---|"]
         for case, ks in t["packs"].items():
             for k, r in ks.items():
-                md.append(f"| {case} | {k} | {r['member_steps_per_s']:.1f} | {r['speedup']:.2f} | "
-                          f"{r['max_rss_mb']:.0f} |")
+                med = f"{r['speedup_median']:.2f}" if "speedup_median" in r else ""
+                md.append(f"| {case} | {k} | {r['member_steps_per_s']:.1f} | {r['speedup']:.2f} | {med} | "
+                          f"{', '.join(f'{v:.0f}' for v in r.get('runs', []))} | {r['max_rss_mb']:.0f} |")
+        md += machines_section(t, s)
     if s:
         md += suite_section(s)
     if f:
