@@ -5,7 +5,7 @@ wall times, the speed-up, and where Ray's time went (ganbench.execution.timeline
     python bench/suite.py        # about 10 minutes on 2 CPU cores; needs a quiet machine (wall times)
 
 BENCH_TRIALS (32) trials of BENCH_STEPS (2,000) D steps of NS on grid25, evaluated twice (``pack: auto`` on a CPU
-makes four packs of 8, ``pack: 16`` two packs of 16). Packs end to end: member-steps per CPU second of the trainers
+makes two packs of 16, ``pack: 8`` four packs of 8). Packs end to end: member-steps per CPU second of the trainers
 (each pack's D steps times its members over its training CPU seconds, from summary.json) against the run with a
 trial per Ray trial. Two overheads per trial are written: ``per_trial`` is what grows with the number of trials (a reused worker's
 turnaround between packs, restoring a pack, its reports to Tune; the driver's gathering runs beside training and is
@@ -80,7 +80,7 @@ def main() -> None:
     for label, how, pack in (("one after another, one process (ganbench trial --all)", "trial", 1),
                              ("ganbench run, a trial per Ray trial", "run", 1),
                              ("ganbench run, pack: auto", "run", "auto"),
-                             ("ganbench run, pack: 16", "run", 16)):
+                             ("ganbench run, pack: 8", "run", 8)):
         rows[label] = one_row(root, how, pack, n, steps, env)
         r = rows[label]
         print(f"{label:55s} {r['wall_seconds']:7.1f} s for {r['trials']} trials"

@@ -16,12 +16,12 @@ a quarter of the device),
 The margin (``MARGIN``, 20%) covers what the probe does not run: the feature extractor used at evaluation points,
 the allocator's fragmentation, and batch norm's or a penalty's larger steps late in training.
 
-On a CPU, memory is not what limits a pack: ``auto`` means 8 members for networks without convolutions and 1 for
-convolutional ones (no gain at any K). Eight is what `python bench/trainer.py` measured best on grid25 on both CPUs in
-docs/performance.md (1.48x and 1.52x the member-steps per CPU second of K = 1; 16 gave 1.41x and 1.39x): past about
-8 members the stacked activations outgrow a core's L2 cache and elementwise operations slow down per element
-(bench/notes/elementwise_cache.py). A fixed size rather than one measured at run time, because a pack sums in
-another order than its trials alone: the same suite must make the same packs, and so the same numbers, on every run.
+On a CPU, memory is not what limits a pack: ``auto`` means 16 members for networks without convolutions and 1 for
+convolutional ones (no gain at any K). On grid25, `python bench/trainer.py` and a run of every K at 2,000 D steps put
+K = 8 and K = 16 within the machines' run-to-run spread of each other (1.4x to 1.7x the member-steps per CPU second
+of K = 1, on both CPUs in docs/performance.md), so the size stays the one with fewer packs to start. A fixed size
+rather than one measured at run time, because a pack sums in another order than its trials alone: the same suite must
+make the same packs, and so the same numbers, on every run.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from ganbench.suite.plan import Trial
 from ganbench.suite.schema import MAX_PACK
 
 MARGIN = 0.2
-CPU_MLP_PACK = 8
+CPU_MLP_PACK = 16
 PROBE_STEPS = 3
 
 
