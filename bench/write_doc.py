@@ -80,7 +80,7 @@ def machines_section(t: dict, s) -> list[str]:
           "optimiser's and the diagnostics' small kernels), and little where the matmuls that each member needs "
           "anyway dominate it. Rows: `python bench/trainer.py` and `python "
           "bench/suite.py` on each machine (earlier machines' JSON kept in bench/machines/).", "",
-          "| machine | date | code | grid25 K = 1 member-steps/s | grid25 K = 16, x K = 1 (best; medians) | "
+          "| machine | date | code | grid25, one trial: steps/s (section 1) | grid25 K = 16, x K = 1 (best; medians) | "
           "grid25 best K | digits K = 16, x K = 1 | trainer / hand loop, grid25 | suite: Ray, x one after another "
           "| suite: Ray with packs | suite: overhead per trial (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for tr, su in runs:
@@ -89,8 +89,8 @@ def machines_section(t: dict, s) -> list[str]:
         med = f"; {k16['speedup_median']:.2f}" if "speedup_median" in k16 else ""
         best_k, best = max(grid.items(), key=lambda kv: kv[1]["speedup"]) if grid else ("", {"speedup": 0})
         d16 = digits.get("16") or digits.get(16) or {}
-        k1 = grid.get("1") or grid.get(1) or {}
-        row = [machine(tr), tr["date"], tr.get("commit") or tr.get("code_label", "not recorded"), f"{k1.get('member_steps_per_s', 0):.0f}",
+        row = [machine(tr), tr["date"], tr.get("commit") or tr.get("code_label", "not recorded"),
+               f"{tr['trainer']['mlp-grid25']['ganbench']['member_steps_per_s']:.0f}",
                f"{k16.get('speedup', 0):.2f}{med}", f"{best_k} (x{best['speedup']:.2f})",
                f"{d16.get('speedup', 0):.2f}", f"{tr['trainer']['mlp-grid25']['ratio']:.2f}"]
         if su:
@@ -109,7 +109,7 @@ def suite_section(s) -> list[str]:
     """Section 3 from bench/results-suite.json (``python bench/suite.py``)."""
     md = ["", "## 3. A suite through Ray against the same trials one after another", "",
           f"`python bench/suite.py`: {s['trials']} trials of NS on {s.get('dataset', 'ring8')}, {s['d_steps']} D steps each ({s['cpu']}, "
-          f"{s['cores']} cores, load {s['load_before']:.1f} before the run; {s['date']}). Wall seconds of the whole "
+          f"{s['cores']} cores, load {s['load_before']:.1f} before the run; {s['date']}; {code(s)}). Wall seconds of the whole "
           "command; the sequential row is one process, one thread, one trial after another.", "",
           "| how | wall seconds | x sequential | packs | overhead per trial (s) | fixed overhead per run (s) | all-in "
           "overhead per trial (s) |", "|---|---|---|---|---|---|---|"]
@@ -224,7 +224,7 @@ def main() -> None:
             for k, r in ks.items():
                 med = f"{r['speedup_median']:.2f}" if "speedup_median" in r else ""
                 md.append(f"| {case} | {k} | {r['member_steps_per_s']:.1f} | {r['speedup']:.2f} | {med} | "
-                          f"{', '.join(f'{v:.0f}' for v in r.get('runs', []))} | {r['max_rss_mb']:.0f} |")
+                          f"{', '.join(f'{v:.3g}' for v in r.get('runs', []))} | {r['max_rss_mb']:.0f} |")
         md += machines_section(t, s)
     if s:
         md += suite_section(s)
