@@ -188,7 +188,7 @@ OPTIONS = [
 def test_a_member_of_a_pack_steps_like_the_trial_alone(tmp_path, hparams):
     """Two D and G steps of a pack (K = 2) against each trial alone from the member's state (networks, optimisers,
     streams, ADA's p, the EMA): the same losses, CR values and ADA p (rel 1e-4), the same G and EMA outputs."""
-    from ganbench.training.members import load_optimizer_member_state, optimizer_member_state
+    from ganbench.training.optimizers import load_optimizer_member_state, optimizer_member_state
     from ganbench.training.parts import build_pack, load_state_dict, state_dict
     from ganbench.training.steps import Diagnostics, d_step, g_step
 

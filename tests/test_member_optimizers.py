@@ -6,7 +6,8 @@ import copy
 import torch
 from torch import nn
 
-from ganbench.training.members import Members, member_optimizer
+from ganbench.training.members import Members
+from ganbench.training.optimizers import member_optimizer
 
 
 def _net() -> nn.Module:

@@ -58,7 +58,7 @@ CASES = [  # (variant, architecture, dataset, extra suite text, how members run)
 
 def _sync(solo, pack, k):
     """Give the single trial member k's whole state: networks, optimisers, random streams, loss and penalty state."""
-    from ganbench.training.members import load_optimizer_member_state, optimizer_member_state
+    from ganbench.training.optimizers import load_optimizer_member_state, optimizer_member_state
     from ganbench.training.parts import load_state_dict, state_dict
 
     solo.G.load_member_state(0, pack.G.member_state(k))
@@ -160,7 +160,7 @@ def test_members_of_different_seeds_start_as_and_follow_their_trials_alone(tmp_p
     random streams and loss state (bitwise), then trains FOLLOW_STEPS D and G steps with no syncing and computes
     its trial-alone's losses and G gradient norms within FOLLOW_REL (1e-3 unless listed). Giving every member member
     0's weights or streams fails both halves."""
-    from ganbench.training.members import optimizer_member_state
+    from ganbench.training.optimizers import optimizer_member_state
     from ganbench.training.parts import build_pack
     from ganbench.training.steps import Diagnostics, d_step, g_step
 

@@ -73,7 +73,7 @@ def images_count(counters: dict) -> int:
 def member_checkpoint(pack, k: int, member, diagnostics, counters: dict) -> dict:
     """Member ``k`` of ``pack`` as a checkpoint (the format above). ``member``: its trial, status, best tracker,
     last metrics and history; ``counters``: the pack's counters and times (see the module's docstring)."""
-    from ganbench.training.members import optimizer_member_state
+    from ganbench.training.optimizers import optimizer_member_state
     from ganbench.training.parts import state_dict
 
     m = member
@@ -100,7 +100,7 @@ def write_checkpoint(out_dir: Path, checkpoint: dict) -> None:
 def restore_member(pack, k: int, member, ck: dict) -> None:
     """Load member ``k``'s networks, optimisers, streams, best generator and last metrics from its checkpoint, and
     cut its history back to what the checkpoint had seen (evaluation points written after it are done again)."""
-    from ganbench.training.members import load_optimizer_member_state
+    from ganbench.training.optimizers import load_optimizer_member_state
 
     m = member
     pack.G.load_member_state(k, ck["generator"])

@@ -29,7 +29,8 @@ from ganbench.training.budget import Counters, budget_used, expected_d_steps, in
 from ganbench.training.checkpoint import images_count, member_checkpoint, restore_loss_state, restore_member, \
     running_checkpoint, write_checkpoint
 from ganbench.training.device import resolve_device
-from ganbench.training.members import Members, zero_optimizer_member
+from ganbench.training.members import Members
+from ganbench.training.optimizers import zero_optimizer_member
 from ganbench.training.best import loaded_generator, score_best
 from ganbench.training.milestones import milestone_keys, score_milestones
 from ganbench.training.parts import Pack, build_pack, load_state_dict, state_dict

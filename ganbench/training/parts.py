@@ -21,7 +21,8 @@ from ganbench.zoo.penalties import get_constraint, get_penalty
 from ganbench.zoo.augment import Augment, build_augment
 from ganbench.suite.plan import Trial, arch_options
 from ganbench.training.ema import GeneratorEMA, build_ema
-from ganbench.training.members import Members, member_optimizer
+from ganbench.training.members import Members
+from ganbench.training.optimizers import member_optimizer
 from ganbench.training.streams import Streams
 
 _BATCH_COUPLED = (nn.BatchNorm1d, nn.BatchNorm2d, SpectralNorm)
