@@ -7,10 +7,11 @@ wall times, the speed-up, and where Ray's time went (ganbench.execution.timeline
 BENCH_TRIALS (32) trials of BENCH_STEPS (2,000) D steps of NS on grid25, evaluated twice (``pack: auto`` on a CPU
 makes two packs of 16, ``pack: 8`` four packs of 8). Packs end to end: member-steps per CPU second of the trainers
 (each pack's D steps times its members over its training CPU seconds, from summary.json) against the run with a
-trial per Ray trial. Two overheads per trial are written: ``per_trial`` is what grows with the number of trials (a reused worker's
-turnaround between packs, restoring a pack, its reports to Tune; the driver's gathering runs beside training and is
-shown apart), from the timeline; ``all_in_per_trial`` also spreads the run's fixed costs (Ray's start and shutdown,
-the workers' start and imports) over this benchmark's trials: (cores x wall - the trials' own trainer seconds) / trials.
+trial per Ray trial. Two overheads per trial are written: ``per_trial`` is what grows with the number of trials (a
+reused worker's turnaround between packs, restoring a pack, its reports to Tune; the driver's gathering runs beside
+training and is shown apart), from the timeline; ``all_in_per_trial`` also spreads the run's fixed costs (Ray's
+start and shutdown, the workers' start and imports) over this benchmark's trials: (cores x wall - the trials' own
+trainer seconds) / trials.
 """
 from __future__ import annotations
 

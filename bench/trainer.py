@@ -202,8 +202,8 @@ def main() -> None:
             r = got[k]
             report["packs"].setdefault(case, {})[k] = {**r, "speedup": r["member_steps_per_s"] / base,
                                                        "speedup_median": r["median"] / base_median}
-            print(f"  {case:12s} K={k:3d}  {r['member_steps_per_s']:8.1f} member-steps/s  x{r['member_steps_per_s'] / base:.2f}"
-                  f"  (medians x{r['median'] / base_median:.2f}; runs {r['runs']})  peak RSS {r['max_rss_mb']:.0f} MB",
+            print(f"  {case:12s} K={k:3d}  {r['member_steps_per_s']:8.1f} member-steps/s  "
+                  f"x{r['member_steps_per_s'] / base:.2f}  (medians x{r['median'] / base_median:.2f}; runs {r['runs']})  peak RSS {r['max_rss_mb']:.0f} MB",
                   flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))

@@ -108,9 +108,9 @@ def machines_section(t: dict, s) -> list[str]:
 def suite_section(s) -> list[str]:
     """Section 3 from bench/results-suite.json (``python bench/suite.py``)."""
     md = ["", "## 3. A suite through Ray against the same trials one after another", "",
-          f"`python bench/suite.py`: {s['trials']} trials of NS on {s.get('dataset', 'ring8')}, {s['d_steps']} D steps each ({s['cpu']}, "
-          f"{s['cores']} cores, load {s['load_before']:.1f} before the run; {s['date']}; {code(s)}). Wall seconds of the whole "
-          "command; the sequential row is one process, one thread, one trial after another.", "",
+          f"`python bench/suite.py`: {s['trials']} trials of NS on {s.get('dataset', 'ring8')}, {s['d_steps']} D steps "
+          f"each ({s['cpu']}, {s['cores']} cores, load {s['load_before']:.1f} before the run; {s['date']}; {code(s)}). "
+          "Wall seconds of the whole command; the sequential row is one process, one thread, one trial after another.", "",
           "| how | wall seconds | x sequential | packs | overhead per trial (s) | fixed overhead per run (s) | all-in "
           "overhead per trial (s) |", "|---|---|---|---|---|---|---|"]
     for label, r in s["rows"].items():

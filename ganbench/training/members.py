@@ -14,8 +14,8 @@ networks with convolutions on a CPU and ``vmap`` otherwise.
 
 Each member's gradient depends only on its own loss (the trainer sums the members' losses), and Adam and RMSprop are
 elementwise (ganbench.training.optimizers), so every member does what it would do alone, up to float32 summation
-order. ``member_state(k)`` and the optimisers' ``member_state(k)`` give a member's state in the single-trial format (module ``state_dict`` keys,
-torch optimiser ``state_dict``), so a member's checkpoint resumes alone or in any pack.
+order. ``member_state(k)`` and the optimisers' ``member_state(k)`` give a member's state in the single-trial format
+(module ``state_dict`` keys, torch optimiser ``state_dict``), so a member's checkpoint resumes alone or in any pack.
 """
 from __future__ import annotations
 

@@ -99,8 +99,7 @@ class StackedTorchOptimizer:
             self.opt.load_state_dict(sd)
             return
         fused = bool(self.opt.param_groups[0].get("fused"))
-        params = [p for g in self.opt.param_groups for p in g["params"]]
-        for i, p in enumerate(params):
+        for i, p in enumerate(self.params):
             src = sd["state"].get(i)
             if src is None:
                 continue
